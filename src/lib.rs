@@ -1,0 +1,29 @@
+//! A sans-IO implementation of the WebSocket protocol, [RFC 6455].
+//!
+//! The crate never touches a socket, a thread or a clock: the caller feeds the
+//! bytes it received, takes out events, and writes the bytes the crate queued.
+//! The same core serves blocking `std::net` code, async runtimes, fuzzers and
+//! benches.
+//!
+//! The modules are layered; a lower one never imports a higher one:
+//!
+//! | module | what it holds | RFC 6455 |
+//! |---|---|---|
+//! | [`mask`] | the XOR masking hot loop, phase-aware | 5.3 |
+//! | [`frame`] | [`OpCode`](frame::OpCode), [`FrameHeader`](frame::FrameHeader) decode and encode | 5.2 |
+//! | [`close`] | [`CloseCode`](close::CloseCode), close payloads | 5.5.1, 7.4 |
+//! | [`handshake`] | the opening handshake, both roles, apart from the rest | 4 |
+//!
+//! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+pub mod close;
+pub mod frame;
+pub mod handshake;
+pub mod mask;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
