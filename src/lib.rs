@@ -12,6 +12,8 @@
 //! | [`mask`] | the XOR masking hot loop, phase-aware | 5.3 |
 //! | [`frame`] | [`OpCode`](frame::OpCode), [`FrameHeader`](frame::FrameHeader) decode and encode | 5.2 |
 //! | [`close`] | [`CloseCode`](close::CloseCode), close payloads | 5.5.1, 7.4 |
+//! | [`message`] | [`Message`], reassembly, incremental UTF-8, size limits | 5.4, 5.6, 8.1 |
+//! | [`connection`] | [`Connection`]: the sans-IO state machine, both roles | 5 to 7 |
 //! | [`handshake`] | the opening handshake, both roles, apart from the rest | 4 |
 //!
 //! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
@@ -19,9 +21,15 @@
 #![warn(missing_docs)]
 
 pub mod close;
+pub mod connection;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
+pub mod message;
+
+pub use close::{CloseCode, CloseFrame};
+pub use connection::{Config, Connection, Event, ProtocolError, Role, SendError, State};
+pub use message::{Message, Utf8Bytes};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

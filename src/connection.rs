@@ -1,0 +1,676 @@
+//! The sans-IO connection: bytes in, events out, bytes to send out (RFC 6455
+//! sections 5 to 7).
+//!
+//! See [`Connection`] for how to drive it.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::close::{CloseCode, CloseError, CloseFrame};
+use crate::frame::{FrameError, FrameHeader, HeaderStatus, MAX_HEADER_LEN, OpCode, Rsv};
+use crate::mask::{Masker, apply_mask};
+use crate::message::{Assembler, DataKind, Message, MessageError, Utf8Validator};
+
+/// Which end of the connection this is. Clients mask every frame they send;
+/// servers never do (section 5.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The end that sent the opening handshake.
+    Client,
+    /// The end that answered it.
+    Server,
+}
+
+/// Limits and options of a [`Connection`].
+///
+/// ```
+/// use rfc6455::Config;
+///
+/// let config = Config {
+///     max_message_size: 1 << 20,
+///     ..Config::default()
+/// };
+/// assert_eq!(config.max_frame_size, 16 << 20);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// The largest frame payload accepted, in bytes; a larger one fails the
+    /// connection with 1009 as soon as its header arrives, before anything
+    /// is buffered. Default: 16 MiB.
+    pub max_frame_size: u64,
+    /// The largest message accepted, counted across all its fragments; a
+    /// larger one fails the connection with 1009 as soon as the header that
+    /// crosses the limit arrives. Default: 64 MiB.
+    pub max_message_size: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+        }
+    }
+}
+
+/// Where the close handshake stands (section 7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// This end sent a close frame and waits for the peer's. Messages that
+    /// still arrive are delivered; nothing but the close goes out.
+    Closing,
+    /// The close handshake is over, the connection failed, or the stream
+    /// ended. Nothing more is received or sent.
+    Closed,
+}
+
+/// What the peer sent, as [`Connection::poll_event`] hands it out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A whole text or binary message, its fragments reassembled.
+    Message(Message),
+    /// A ping. **The pong is queued automatically**; this is for callers who
+    /// want to see it.
+    Ping(Bytes),
+    /// A pong, solicited or not.
+    Pong(Bytes),
+    /// The peer's close frame, `None` if it carried no status code. **The
+    /// reply close frame is queued automatically** (echoing the code) unless
+    /// this end had already sent one; the state is then
+    /// [`State::Closed`].
+    Close(Option<CloseFrame>),
+}
+
+/// The peer broke a rule, or the stream ended without a close handshake.
+///
+/// Each variant knows its [`close_code`](Self::close_code); when
+/// [`Connection::poll_event`] returns one, the close frame with that code is
+/// already queued as the last bytes to send (except for 1006, never sent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// A frame header broke a rule of section 5.2 or 5.5.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// A data frame broke a rule of fragmentation, UTF-8 or size.
+    #[error(transparent)]
+    Message(#[from] MessageError),
+    /// A close frame's payload broke a rule of section 5.5.1 or 7.4.
+    #[error(transparent)]
+    Close(#[from] CloseError),
+    /// A server received an unmasked frame (section 5.1).
+    #[error("a client frame was not masked")]
+    UnmaskedFrame,
+    /// A client received a masked frame (section 5.1).
+    #[error("a server frame was masked")]
+    MaskedFrame,
+    /// A frame payload over [`Config::max_frame_size`].
+    #[error("frame payload of {len} bytes exceeds the limit of {max}")]
+    FrameTooBig {
+        /// The length the header announced.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The stream ended before the close handshake did (section 7.1.5).
+    #[error("the connection ended without a close handshake")]
+    AbnormalClosure,
+}
+
+impl ProtocolError {
+    /// The close code of this error: 1002 for protocol violations, 1007 for
+    /// invalid UTF-8, 1009 for size limits, 1006 for an abrupt end.
+    pub fn close_code(&self) -> CloseCode {
+        match self {
+            ProtocolError::Frame(e) => e.close_code(),
+            ProtocolError::Message(e) => e.close_code(),
+            ProtocolError::Close(e) => e.close_code(),
+            ProtocolError::UnmaskedFrame | ProtocolError::MaskedFrame => CloseCode::ProtocolError,
+            ProtocolError::FrameTooBig { .. } => CloseCode::MessageTooBig,
+            ProtocolError::AbnormalClosure => CloseCode::AbnormalClosure,
+        }
+    }
+}
+
+/// A command this end may not give now: the caller's mistake, not the peer's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// A close frame was already sent, or the connection is closed: no more
+    /// frames may go out (section 5.5.1).
+    #[error("the connection is closing or closed")]
+    Closed,
+    /// A ping or pong payload over 125 bytes (section 5.5).
+    #[error("control frame payload of {0} bytes, more than 125")]
+    ControlTooLong(usize),
+    /// A close code that may not be sent, or a reason over 123 bytes.
+    #[error(transparent)]
+    InvalidClose(#[from] CloseError),
+    /// A whole message while a fragmented one is still being sent, or a
+    /// fragment of another kind.
+    #[error("a fragmented message is still being sent")]
+    MessageInProgress,
+    /// Text fragments that cannot be UTF-8.
+    #[error("text fragment is not valid UTF-8")]
+    InvalidUtf8,
+}
+
+/// The frame whose payload is arriving.
+#[derive(Debug)]
+struct Incoming {
+    header: FrameHeader,
+    /// Unmasks the payload as it arrives; `None` for unmasked frames.
+    masker: Option<Masker>,
+    /// Payload bytes at the front of the receive buffer already unmasked and
+    /// checked.
+    checked: usize,
+}
+
+/// Masking keys from the operating system's secure source, drawn 64 at a
+/// time so a client does not make a system call per frame.
+#[derive(Debug)]
+struct KeySource {
+    pool: [u8; 256],
+    used: usize,
+}
+
+impl KeySource {
+    fn new() -> Self {
+        KeySource {
+            pool: [0; 256],
+            used: 256,
+        }
+    }
+
+    /// A fresh key. Section 5.3: "The masking key needs to be unpredictable;
+    /// thus, the masking key MUST be derived from a strong source of
+    /// entropy".
+    fn next_key(&mut self) -> [u8; 4] {
+        if self.used == self.pool.len() {
+            // If the operating system cannot give entropy there is no safe
+            // way on; this is not an input the peer controls.
+            getrandom::fill(&mut self.pool).expect("the operating system's random source failed");
+            self.used = 0;
+        }
+        let key = [
+            self.pool[self.used],
+            self.pool[self.used + 1],
+            self.pool[self.used + 2],
+            self.pool[self.used + 3],
+        ];
+        self.used += 4;
+        key
+    }
+}
+
+/// A WebSocket connection after the opening handshake, in either role,
+/// without I/O.
+///
+/// # Driving it
+///
+/// The methods come in four kinds, used in this order:
+///
+/// 1. **Input**: [`receive`](Self::receive) the bytes read from the transport
+///    (starting with the bytes left over after the handshake), and
+///    [`receive_eof`](Self::receive_eof) when it ends.
+/// 2. **Events**: call [`poll_event`](Self::poll_event) until it returns
+///    `Ok(None)` (it needs more bytes). `Err` means the peer broke a rule: the
+///    close frame is queued and the connection is closed; it is returned once.
+/// 3. **Commands**: [`send`](Self::send), [`send_fragment`](Self::send_fragment),
+///    [`ping`](Self::ping), [`pong`](Self::pong), [`close`](Self::close). They
+///    queue bytes and fail only for the caller's mistakes ([`SendError`]).
+/// 4. **Output**: write [`transmit`](Self::transmit) to the transport and
+///    [`advance_transmit`](Self::advance_transmit) by what was written (or
+///    [`take_transmit`](Self::take_transmit) all of it). When
+///    [`is_done`](Self::is_done), close the transport.
+///
+/// # Policy
+///
+/// - **Pings are answered automatically** with a pong carrying the same
+///   payload; the ping is still reported as [`Event::Ping`].
+/// - **A received close is answered automatically** with a close echoing its
+///   code (or an empty one if it had none), per section 5.5.1.
+/// - **Data after a close is dropped**: after this end sends a close it sends
+///   nothing else; after the peer's close arrives nothing more is read.
+/// - A server closes the TCP connection first, as soon as [`is_done`]
+///   (section 7.1.1); a client waits for the server to close it, with a
+///   timeout of its own.
+/// - **Limits** ([`Config`]): frames over 16 MiB and messages over 64 MiB
+///   fail the connection with 1009 when their header arrives, before
+///   anything is buffered.
+///
+/// # Memory
+///
+/// An idle connection holds no heap memory: the receive, message and send
+/// buffers start empty and grow with what arrives or is queued. A received
+/// unfragmented payload is handed out as a [`Bytes`] split from the receive
+/// buffer, without a copy.
+///
+/// # Example
+///
+/// ```
+/// use rfc6455::{Connection, Event, Message, Role, Config};
+///
+/// let mut client = Connection::new(Role::Client, Config::default());
+/// let mut server = Connection::new(Role::Server, Config::default());
+///
+/// client.send(Message::text("hello"))?;
+/// server.receive(&client.take_transmit());
+/// let event = server.poll_event()?;
+/// assert_eq!(event, Some(Event::Message(Message::text("hello"))));
+/// assert_eq!(server.poll_event()?, None); // needs more bytes
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// [`is_done`]: Self::is_done
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    config: Config,
+    /// Extension-claimed RSV bits; none until an extension is negotiated.
+    allowed_rsv: Rsv,
+    /// Received bytes not yet consumed: at most one frame's header and the
+    /// part of its payload that has arrived.
+    recv: BytesMut,
+    incoming: Option<Incoming>,
+    assembler: Assembler,
+    send: BytesMut,
+    keys: KeySource,
+    /// The kind of the fragmented message being sent, and its text check.
+    sending: Option<(DataKind, Utf8Validator)>,
+    close_sent: bool,
+    close_received: bool,
+    /// The connection failed or the stream ended: nothing more is read.
+    stopped: bool,
+    eof: bool,
+}
+
+impl Connection {
+    /// A connection in the open state, as after a successful handshake.
+    pub fn new(role: Role, config: Config) -> Self {
+        Connection {
+            role,
+            config,
+            allowed_rsv: Rsv::NONE,
+            recv: BytesMut::new(),
+            incoming: None,
+            assembler: Assembler::new(config.max_message_size),
+            send: BytesMut::new(),
+            keys: KeySource::new(),
+            sending: None,
+            close_sent: false,
+            close_received: false,
+            stopped: false,
+            eof: false,
+        }
+    }
+
+    /// This end's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The limits in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where the close handshake stands.
+    pub fn state(&self) -> State {
+        if self.stopped || (self.close_sent && self.close_received) {
+            State::Closed
+        } else if self.close_sent {
+            State::Closing
+        } else {
+            State::Open
+        }
+    }
+
+    /// Bytes queued to send and not yet taken: the browser API's
+    /// `bufferedAmount`. Stop sending while it is high.
+    pub fn buffered_amount(&self) -> usize {
+        self.send.len()
+    }
+
+    /// Whether the connection is over and every queued byte was taken: the
+    /// transport may be closed now (by a server at once; by a client after
+    /// the server closed it or a timeout, section 7.1.1).
+    pub fn is_done(&self) -> bool {
+        self.state() == State::Closed && self.send.is_empty()
+    }
+
+    // ---- input ----
+
+    /// Takes bytes read from the transport. Call [`poll_event`](Self::poll_event)
+    /// after each call: bytes are parsed there. Bytes that arrive after the
+    /// peer's close or after a failure are dropped.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        if self.close_received || self.stopped {
+            return;
+        }
+        self.recv.extend_from_slice(bytes);
+    }
+
+    /// The transport reached end of stream. If the close handshake was not
+    /// complete, the next [`poll_event`](Self::poll_event) reports
+    /// [`ProtocolError::AbnormalClosure`] (1006, never sent).
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// The next event, `Ok(None)` when more bytes are needed, or the peer's
+    /// protocol error (returned once; the connection is then closed).
+    pub fn poll_event(&mut self) -> Result<Option<Event>, ProtocolError> {
+        if self.stopped || self.close_received {
+            return Ok(None);
+        }
+        match self.next_event() {
+            Ok(Some(event)) => Ok(Some(event)),
+            Ok(None) if self.eof => {
+                self.stop();
+                Err(ProtocolError::AbnormalClosure)
+            }
+            Ok(None) => Ok(None),
+            Err(error) => {
+                self.fail(error.close_code());
+                Err(error)
+            }
+        }
+    }
+
+    fn next_event(&mut self) -> Result<Option<Event>, ProtocolError> {
+        loop {
+            if self.incoming.is_none() {
+                let HeaderStatus::Complete { header, len } =
+                    FrameHeader::decode(&self.recv, self.allowed_rsv)?
+                else {
+                    return Ok(None);
+                };
+                self.check_header(&header)?;
+                self.recv.advance(len);
+                self.incoming = Some(Incoming {
+                    masker: header.mask.map(Masker::new),
+                    header,
+                    checked: 0,
+                });
+            }
+            let Some(incoming) = self.incoming.as_mut() else {
+                return Ok(None);
+            };
+            // The payload length was checked against the limits, which fit
+            // in memory, so it fits in usize.
+            let len = incoming.header.payload_len as usize;
+            let arrived = self.recv.len().min(len);
+            if arrived > incoming.checked {
+                let fresh = &mut self.recv[incoming.checked..arrived];
+                if let Some(masker) = incoming.masker.as_mut() {
+                    masker.apply(fresh);
+                }
+                if !incoming.header.opcode.is_control() {
+                    self.assembler.check(fresh)?;
+                }
+                incoming.checked = arrived;
+            }
+            if arrived < len {
+                return Ok(None);
+            }
+            let header = incoming.header;
+            self.incoming = None;
+            let payload = self.recv.split_to(len).freeze();
+            if let Some(event) = self.complete_frame(header, payload)? {
+                return Ok(Some(event));
+            }
+        }
+    }
+
+    /// The rules that need the connection's state, checked before any of
+    /// the payload is buffered.
+    fn check_header(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
+        match (self.role, header.mask.is_some()) {
+            // Section 5.1: "The server MUST close the connection upon
+            // receiving a frame that is not masked."
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            // Section 5.1: "A client MUST close a connection if it detects a
+            // masked frame."
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        // Section 10.4: limits on frame size, checked before allocating.
+        if header.payload_len > self.config.max_frame_size {
+            return Err(ProtocolError::FrameTooBig {
+                len: header.payload_len,
+                max: self.config.max_frame_size,
+            });
+        }
+        if !header.opcode.is_control() {
+            self.assembler.begin_frame(header)?;
+        }
+        Ok(())
+    }
+
+    fn complete_frame(
+        &mut self,
+        header: FrameHeader,
+        payload: Bytes,
+    ) -> Result<Option<Event>, ProtocolError> {
+        Ok(Some(match header.opcode {
+            OpCode::Continuation | OpCode::Text | OpCode::Binary => {
+                return Ok(self.assembler.end_frame(payload)?.map(Event::Message));
+            }
+            OpCode::Ping => {
+                // Section 5.5.2: "Upon receipt of a Ping frame, an endpoint
+                // MUST send a Pong frame in response, unless it already
+                // received a Close frame." Once our close is out, nothing
+                // else may follow it.
+                if !self.close_sent {
+                    self.queue_frame(OpCode::Pong, &payload);
+                }
+                Event::Ping(payload)
+            }
+            OpCode::Pong => Event::Pong(payload),
+            OpCode::Close => {
+                let frame = CloseFrame::parse(&payload)?;
+                self.close_received = true;
+                // Section 5.5.1: "If an endpoint receives a Close frame and
+                // did not previously send a Close frame, the endpoint MUST
+                // send a Close frame in response ... typically echoing the
+                // status code it received."
+                if !self.close_sent {
+                    match &frame {
+                        Some(frame) => self.queue_close(frame.code(), ""),
+                        None => self.queue_frame(OpCode::Close, &[]),
+                    }
+                    self.close_sent = true;
+                }
+                self.release_receive_buffers();
+                Event::Close(frame)
+            }
+        }))
+    }
+
+    /// Fails the connection (section 7.1.7): queue a close with `code` unless
+    /// one was sent, and read nothing more.
+    fn fail(&mut self, code: CloseCode) {
+        if !self.close_sent && code.is_sendable() {
+            self.queue_close(code, "");
+            self.close_sent = true;
+        }
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.stopped = true;
+        self.release_receive_buffers();
+    }
+
+    fn release_receive_buffers(&mut self) {
+        self.recv = BytesMut::new();
+        self.incoming = None;
+        self.assembler = Assembler::new(self.config.max_message_size);
+    }
+
+    // ---- commands ----
+
+    /// Queues a whole message as one frame.
+    pub fn send(&mut self, message: Message) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.queue_frame(message.kind().opcode(), message.as_bytes());
+        Ok(())
+    }
+
+    /// Queues a whole text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.queue_frame(OpCode::Text, text.as_bytes());
+        Ok(())
+    }
+
+    /// Queues a whole binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.queue_frame(OpCode::Binary, data);
+        Ok(())
+    }
+
+    /// Queues one fragment of a message too large or too late to send whole
+    /// (section 5.4); `last` ends it. Text fragments may split a UTF-8
+    /// sequence, but together they must be valid UTF-8.
+    ///
+    /// ```
+    /// use rfc6455::{Connection, Config, Event, Message, Role};
+    /// use rfc6455::message::DataKind;
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.send_fragment(DataKind::Text, b"caf\xc3", false)?;
+    /// server.ping(b"between fragments")?;
+    /// server.send_fragment(DataKind::Text, b"\xa9", true)?;
+    ///
+    /// let mut client = Connection::new(Role::Client, Config::default());
+    /// client.receive(&server.take_transmit());
+    /// assert!(matches!(client.poll_event()?, Some(Event::Ping(_))));
+    /// assert_eq!(client.poll_event()?, Some(Event::Message(Message::text("café"))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_fragment(
+        &mut self,
+        kind: DataKind,
+        payload: &[u8],
+        last: bool,
+    ) -> Result<(), SendError> {
+        self.check_can_send()?;
+        let (opcode, mut utf8) = match self.sending {
+            None => (kind.opcode(), Utf8Validator::new()),
+            Some((open, utf8)) if open == kind => (OpCode::Continuation, utf8),
+            Some(_) => return Err(SendError::MessageInProgress),
+        };
+        if kind == DataKind::Text {
+            utf8.feed(payload).map_err(|_| SendError::InvalidUtf8)?;
+            if last {
+                utf8.finish().map_err(|_| SendError::InvalidUtf8)?;
+            }
+        }
+        self.sending = (!last).then_some((kind, utf8));
+        let header = FrameHeader {
+            fin: last,
+            ..FrameHeader::new(opcode, payload.len() as u64)
+        };
+        self.queue(header, payload);
+        Ok(())
+    }
+
+    /// Queues a ping; the peer answers with a pong carrying `payload`, at
+    /// most 125 bytes.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Ping, payload)
+    }
+
+    /// Queues an unsolicited pong, a one-way heartbeat (section 5.5.3).
+    pub fn pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Pong, payload)
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if payload.len() as u64 > crate::frame::MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlTooLong(payload.len()));
+        }
+        self.queue_frame(opcode, payload);
+        Ok(())
+    }
+
+    /// Starts the close handshake with `code` and a `reason` of at most 123
+    /// bytes. Messages may still arrive until the peer's close does.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.check_can_send()?;
+        CloseFrame::new(code, reason)?;
+        self.queue_close(code, reason);
+        self.close_sent = true;
+        Ok(())
+    }
+
+    fn check_can_send(&self) -> Result<(), SendError> {
+        if self.close_sent || self.stopped {
+            Err(SendError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    // ---- output ----
+
+    /// The bytes queued to send, oldest first.
+    pub fn transmit(&self) -> &[u8] {
+        &self.send
+    }
+
+    /// Drops the first `n` queued bytes, which were written.
+    pub fn advance_transmit(&mut self, n: usize) {
+        self.send.advance(n.min(self.send.len()));
+    }
+
+    /// Takes every queued byte at once, without a copy.
+    pub fn take_transmit(&mut self) -> Bytes {
+        self.send.split().freeze()
+    }
+
+    // ---- framing of what we send ----
+
+    fn queue_close(&mut self, code: CloseCode, reason: &str) {
+        let mut payload = [0u8; 125];
+        payload[..2].copy_from_slice(&u16::from(code).to_be_bytes());
+        let reason = &reason.as_bytes()[..reason.len().min(123)];
+        payload[2..2 + reason.len()].copy_from_slice(reason);
+        self.queue_frame(OpCode::Close, &payload[..2 + reason.len()]);
+    }
+
+    fn queue_frame(&mut self, opcode: OpCode, payload: &[u8]) {
+        self.queue(FrameHeader::new(opcode, payload.len() as u64), payload);
+    }
+
+    /// Appends a frame: a client masks it with a fresh key (section 5.3).
+    fn queue(&mut self, mut header: FrameHeader, payload: &[u8]) {
+        if self.role == Role::Client {
+            header.mask = Some(self.keys.next_key());
+        }
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let head_len = header.encode(&mut head);
+        self.send.reserve(head_len + payload.len());
+        self.send.extend_from_slice(&head[..head_len]);
+        let start = self.send.len();
+        self.send.extend_from_slice(payload);
+        if let Some(key) = header.mask {
+            apply_mask(&mut self.send[start..], key);
+        }
+    }
+}

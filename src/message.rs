@@ -1,0 +1,544 @@
+//! Messages: reassembly of fragments, incremental UTF-8 validation and the
+//! message size limit (RFC 6455 sections 5.4, 5.6, 8.1).
+//!
+//! The [`Assembler`] is told about each data frame as its header arrives, is
+//! given the unmasked payload bytes as they arrive, and hands out a whole
+//! [`Message`] when the last fragment completes. Text is validated as the
+//! bytes come in, so an invalid sequence fails the message as soon as its
+//! bytes are in, not when the frame or the message ends.
+
+use std::fmt;
+use std::ops::Deref;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::close::CloseCode;
+use crate::frame::{FrameHeader, OpCode};
+
+/// A whole WebSocket message (section 5.6).
+///
+/// ```
+/// use rfc6455::Message;
+///
+/// let text = Message::text("hello");
+/// assert_eq!(text.as_text(), Some("hello"));
+/// let binary = Message::binary(vec![1, 2, 3]);
+/// assert_eq!(binary.as_bytes(), &[1, 2, 3]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Message {
+    /// A text message: always valid UTF-8.
+    Text(Utf8Bytes),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+impl Message {
+    /// A text message.
+    pub fn text(text: impl Into<Utf8Bytes>) -> Message {
+        Message::Text(text.into())
+    }
+
+    /// A binary message.
+    pub fn binary(data: impl Into<Bytes>) -> Message {
+        Message::Binary(data.into())
+    }
+
+    /// The payload bytes, whatever the kind.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Message::Text(text) => text.as_bytes(),
+            Message::Binary(data) => data,
+        }
+    }
+
+    /// The text, if this is a text message.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Message::Text(text) => Some(text.as_str()),
+            Message::Binary(_) => None,
+        }
+    }
+
+    /// The payload length in bytes.
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether this is a text or a binary message.
+    pub fn kind(&self) -> DataKind {
+        match self {
+            Message::Text(_) => DataKind::Text,
+            Message::Binary(_) => DataKind::Binary,
+        }
+    }
+}
+
+/// The two kinds of data message (section 5.6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DataKind {
+    /// UTF-8 text, opcode 0x1.
+    Text,
+    /// Arbitrary bytes, opcode 0x2.
+    Binary,
+}
+
+impl DataKind {
+    /// The opcode of a message's first frame.
+    pub fn opcode(self) -> OpCode {
+        match self {
+            DataKind::Text => OpCode::Text,
+            DataKind::Binary => OpCode::Binary,
+        }
+    }
+}
+
+/// Bytes known to be valid UTF-8: a text payload shared without a copy.
+///
+/// ```
+/// use rfc6455::Utf8Bytes;
+///
+/// let text = Utf8Bytes::from("héllo");
+/// assert_eq!(text.as_str(), "héllo");
+/// assert_eq!(text.len(), 6);
+/// assert!(Utf8Bytes::try_from(bytes::Bytes::from_static(b"\xff")).is_err());
+/// ```
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Utf8Bytes(Bytes);
+
+impl Utf8Bytes {
+    /// Wraps bytes the caller has already validated.
+    pub(crate) fn from_validated(bytes: Bytes) -> Utf8Bytes {
+        debug_assert!(std::str::from_utf8(&bytes).is_ok());
+        Utf8Bytes(bytes)
+    }
+
+    /// The text.
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        // SAFETY: every constructor of `Utf8Bytes` takes a `String`, a `str`
+        // or bytes that passed UTF-8 validation (`from_validated` is only
+        // called after `Utf8Validator::finish`), and the bytes are immutable.
+        // Checking again on every access would make each `as_str` O(n).
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
+    }
+
+    /// The UTF-8 bytes.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The underlying bytes.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
+impl Deref for Utf8Bytes {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Debug for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<String> for Utf8Bytes {
+    fn from(text: String) -> Self {
+        Utf8Bytes(Bytes::from(text))
+    }
+}
+
+impl From<&'static str> for Utf8Bytes {
+    fn from(text: &'static str) -> Self {
+        Utf8Bytes(Bytes::from_static(text.as_bytes()))
+    }
+}
+
+impl TryFrom<Bytes> for Utf8Bytes {
+    type Error = std::str::Utf8Error;
+    fn try_from(bytes: Bytes) -> Result<Self, Self::Error> {
+        std::str::from_utf8(&bytes)?;
+        Ok(Utf8Bytes(bytes))
+    }
+}
+
+impl From<Utf8Bytes> for Bytes {
+    fn from(text: Utf8Bytes) -> Bytes {
+        text.0
+    }
+}
+
+/// Validates UTF-8 that arrives in pieces, failing as soon as the bytes
+/// received so far cannot begin any valid text.
+///
+/// A sequence cut between two pieces is fine; [`finish`](Self::finish) fails
+/// if the text ends inside one.
+///
+/// ```
+/// use rfc6455::message::Utf8Validator;
+///
+/// let mut v = Utf8Validator::new();
+/// assert!(v.feed(b"caf\xc3").is_ok()); // cut inside "é"
+/// assert!(v.feed(b"\xa9").is_ok());
+/// assert!(v.finish().is_ok());
+///
+/// let mut v = Utf8Validator::new();
+/// assert!(v.feed(b"\xed\xa0").is_err()); // a surrogate: wrong at the second byte
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Utf8Validator {
+    /// The start of a sequence cut at the end of the last piece.
+    pending: [u8; 4],
+    pending_len: u8,
+}
+
+impl Utf8Validator {
+    /// A validator at the start of a text.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Checks the next piece of the text.
+    pub fn feed(&mut self, mut piece: &[u8]) -> Result<(), MessageError> {
+        if self.pending_len > 0 {
+            let have = usize::from(self.pending_len);
+            let need = sequence_len(self.pending[0]);
+            let take = (need - have).min(piece.len());
+            self.pending[have..have + take].copy_from_slice(&piece[..take]);
+            let have = have + take;
+            piece = &piece[take..];
+            match std::str::from_utf8(&self.pending[..have]) {
+                Ok(_) => self.pending_len = 0,
+                Err(e) if e.error_len().is_none() && have < need => {
+                    self.pending_len = have as u8;
+                    return Ok(());
+                }
+                Err(_) => return Err(MessageError::InvalidUtf8),
+            }
+        }
+        match validate(piece) {
+            Ok(()) => Ok(()),
+            Err(e) if e.error_len().is_none() => {
+                let tail = &piece[e.valid_up_to()..];
+                self.pending[..tail.len()].copy_from_slice(tail);
+                self.pending_len = tail.len() as u8;
+                Ok(())
+            }
+            Err(_) => Err(MessageError::InvalidUtf8),
+        }
+    }
+
+    /// Checks that the text does not end inside a sequence.
+    pub fn finish(&self) -> Result<(), MessageError> {
+        if self.pending_len == 0 {
+            Ok(())
+        } else {
+            Err(MessageError::InvalidUtf8)
+        }
+    }
+}
+
+/// The length of the sequence a lead byte starts; 1 for bytes that cannot
+/// lead (they are rejected by the check that follows).
+fn sequence_len(lead: u8) -> usize {
+    match lead {
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => 1,
+    }
+}
+
+/// Whole-slice UTF-8 validation, with `std`'s error: `error_len() == None`
+/// means the slice ends inside a sequence that could still be valid.
+#[inline]
+fn validate(bytes: &[u8]) -> Result<(), std::str::Utf8Error> {
+    std::str::from_utf8(bytes).map(|_| ())
+}
+
+/// Reassembles the data frames of one message at a time, checking the
+/// fragmentation rules, the size limit and (for text) UTF-8.
+///
+/// Control frames never reach it: they may come between fragments and are the
+/// connection's business.
+///
+/// ```
+/// use bytes::Bytes;
+/// use rfc6455::frame::{FrameHeader, OpCode};
+/// use rfc6455::message::Assembler;
+/// use rfc6455::Message;
+///
+/// let mut assembler = Assembler::new(1 << 20);
+/// let first = FrameHeader { fin: false, ..FrameHeader::new(OpCode::Text, 3) };
+/// assembler.begin_frame(&first)?;
+/// assembler.check(b"Hel")?;
+/// assert_eq!(assembler.end_frame(Bytes::from_static(b"Hel"))?, None);
+///
+/// let last = FrameHeader::new(OpCode::Continuation, 2);
+/// assembler.begin_frame(&last)?;
+/// assembler.check(b"lo")?;
+/// let message = assembler.end_frame(Bytes::from_static(b"lo"))?;
+/// assert_eq!(message, Some(Message::text("Hello")));
+/// # Ok::<(), rfc6455::message::MessageError>(())
+/// ```
+#[derive(Debug)]
+pub struct Assembler {
+    max_message_size: u64,
+    /// The kind of the open message, if a first fragment has arrived.
+    open: Option<DataKind>,
+    /// Whether the frame being received ends the message.
+    fin: bool,
+    /// The first fragment, kept without a copy in case it is also the last.
+    first: Option<Bytes>,
+    /// Later fragments, appended.
+    rest: BytesMut,
+    /// Bytes announced so far for the open message, counting the current
+    /// frame's full length.
+    len: u64,
+    utf8: Utf8Validator,
+}
+
+impl Assembler {
+    /// An assembler that refuses messages over `max_message_size` bytes.
+    pub fn new(max_message_size: u64) -> Self {
+        Assembler {
+            max_message_size,
+            open: None,
+            fin: false,
+            first: None,
+            rest: BytesMut::new(),
+            len: 0,
+            utf8: Utf8Validator::new(),
+        }
+    }
+
+    /// Whether a fragmented message is open, waiting for continuations.
+    pub fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+
+    /// The kind of the open message.
+    pub fn open_kind(&self) -> Option<DataKind> {
+        self.open
+    }
+
+    /// Takes the header of a data frame (text, binary or continuation) and
+    /// checks it against the message in progress, before any payload.
+    pub fn begin_frame(&mut self, header: &FrameHeader) -> Result<(), MessageError> {
+        match (header.opcode, self.open) {
+            // Section 5.4: a fragmented message is "a single frame with the
+            // FIN bit clear and an opcode other than 0, followed by zero or
+            // more frames with the FIN bit clear and the opcode set to 0".
+            (OpCode::Continuation, None) => return Err(MessageError::UnexpectedContinuation),
+            (OpCode::Text | OpCode::Binary, Some(_)) => {
+                return Err(MessageError::UnfinishedMessage);
+            }
+            (OpCode::Text, None) => self.start(DataKind::Text),
+            (OpCode::Binary, None) => self.start(DataKind::Binary),
+            (OpCode::Continuation, Some(_)) => {}
+            (OpCode::Close | OpCode::Ping | OpCode::Pong, _) => {
+                debug_assert!(false, "control frames are not message fragments");
+            }
+        }
+        // Section 10.4: the limit is on the message, across its fragments.
+        let len = self.len.saturating_add(header.payload_len);
+        if len > self.max_message_size {
+            return Err(MessageError::MessageTooBig {
+                len,
+                max: self.max_message_size,
+            });
+        }
+        self.len = len;
+        self.fin = header.fin;
+        Ok(())
+    }
+
+    fn start(&mut self, kind: DataKind) {
+        self.open = Some(kind);
+        self.len = 0;
+        self.utf8 = Utf8Validator::new();
+    }
+
+    /// Checks the next unmasked bytes of the current frame's payload as they
+    /// arrive: for text, UTF-8 so far.
+    #[inline]
+    pub fn check(&mut self, payload: &[u8]) -> Result<(), MessageError> {
+        if self.open == Some(DataKind::Text) {
+            self.utf8.feed(payload)?;
+        }
+        Ok(())
+    }
+
+    /// Takes the whole, unmasked payload of the current frame, already given
+    /// to [`check`](Self::check), and returns the message if this frame ended
+    /// it.
+    pub fn end_frame(&mut self, payload: Bytes) -> Result<Option<Message>, MessageError> {
+        let Some(kind) = self.open else {
+            debug_assert!(false, "end_frame without begin_frame");
+            return Ok(None);
+        };
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some(payload);
+        } else {
+            if let Some(first) = self.first.take() {
+                self.rest.reserve(first.len() + payload.len());
+                self.rest.extend_from_slice(&first);
+            }
+            self.rest.extend_from_slice(&payload);
+        }
+        if !self.fin {
+            return Ok(None);
+        }
+        self.open = None;
+        let data = match self.first.take() {
+            Some(first) => first,
+            None => self.rest.split().freeze(),
+        };
+        Ok(Some(match kind {
+            DataKind::Text => {
+                // Section 8.1: text ending inside a sequence is invalid.
+                self.utf8.finish()?;
+                Message::Text(Utf8Bytes::from_validated(data))
+            }
+            DataKind::Binary => Message::Binary(data),
+        }))
+    }
+}
+
+/// A data frame that breaks a message rule (sections 5.4, 8.1, 10.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MessageError {
+    /// A continuation frame with no fragmented message open.
+    #[error("continuation frame with no message in progress")]
+    UnexpectedContinuation,
+    /// A new text or binary frame while a fragmented message is still open.
+    #[error("new data frame before the fragmented message was finished")]
+    UnfinishedMessage,
+    /// Text that is not valid UTF-8.
+    #[error("text is not valid UTF-8")]
+    InvalidUtf8,
+    /// A message larger than the configured limit, counted across fragments.
+    #[error("message of {len} bytes or more exceeds the limit of {max}")]
+    MessageTooBig {
+        /// The length announced so far.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
+}
+
+impl MessageError {
+    /// The close code this error puts on the wire: 1002 for fragmentation,
+    /// 1007 for bad UTF-8, 1009 for size.
+    pub fn close_code(&self) -> CloseCode {
+        match self {
+            MessageError::UnexpectedContinuation | MessageError::UnfinishedMessage => {
+                CloseCode::ProtocolError
+            }
+            MessageError::InvalidUtf8 => CloseCode::InvalidPayload,
+            MessageError::MessageTooBig { .. } => CloseCode::MessageTooBig,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn validator_fails_at_the_first_impossible_byte() {
+        // 0xF4 0x90 is above U+10FFFF: wrong at the second byte.
+        let mut v = Utf8Validator::new();
+        assert!(v.feed(b"\xf4").is_ok());
+        assert_eq!(v.feed(b"\x90"), Err(MessageError::InvalidUtf8));
+        // Overlong 0xC0 fails alone.
+        assert_eq!(
+            Utf8Validator::new().feed(b"\xc0"),
+            Err(MessageError::InvalidUtf8)
+        );
+        // A cut sequence completed byte by byte.
+        let mut v = Utf8Validator::new();
+        for byte in "𝄞".as_bytes() {
+            v.feed(&[*byte]).unwrap();
+        }
+        v.finish().unwrap();
+        // Ending inside a sequence.
+        let mut v = Utf8Validator::new();
+        v.feed(b"ab\xe2\x82").unwrap();
+        assert_eq!(v.finish(), Err(MessageError::InvalidUtf8));
+    }
+
+    #[test]
+    fn utf8_bytes_round_trip() {
+        let text = Utf8Bytes::from(String::from("zürich"));
+        assert_eq!(text.as_str(), "zürich");
+        assert_eq!(text.as_bytes(), "zürich".as_bytes());
+        assert_eq!(
+            Bytes::from(text.clone()),
+            Bytes::from_static("zürich".as_bytes())
+        );
+        assert!(Utf8Bytes::try_from(Bytes::from_static(b"\xc3")).is_err());
+        let valid = Utf8Bytes::try_from(Bytes::from_static("ok".as_bytes())).unwrap();
+        assert_eq!(&*valid, "ok");
+    }
+
+    #[test]
+    fn message_size_counts_every_fragment() {
+        let mut a = Assembler::new(10);
+        let first = FrameHeader {
+            fin: false,
+            ..FrameHeader::new(OpCode::Binary, 6)
+        };
+        a.begin_frame(&first).unwrap();
+        a.end_frame(Bytes::from_static(b"123456")).unwrap();
+        let next = FrameHeader::new(OpCode::Continuation, 5);
+        assert_eq!(
+            a.begin_frame(&next),
+            Err(MessageError::MessageTooBig { len: 11, max: 10 })
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 256 }))]
+
+        #[test]
+        fn validator_agrees_with_std_at_any_split(
+            bytes in proptest::collection::vec(prop_oneof![any::<u8>(), Just(0xe2), Just(0x82), Just(0xac)], 0..40),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let cut = cut.index(bytes.len() + 1);
+            let mut v = Utf8Validator::new();
+            let ours = v.feed(&bytes[..cut]).and_then(|()| v.feed(&bytes[cut..])).and_then(|()| v.finish());
+            prop_assert_eq!(ours.is_ok(), std::str::from_utf8(&bytes).is_ok());
+        }
+
+        #[test]
+        fn valid_text_passes_at_any_split(text in "\\PC{0,30}", cut in any::<prop::sample::Index>()) {
+            let bytes = text.as_bytes();
+            let cut = cut.index(bytes.len() + 1);
+            let mut v = Utf8Validator::new();
+            v.feed(&bytes[..cut]).unwrap();
+            v.feed(&bytes[cut..]).unwrap();
+            prop_assert!(v.finish().is_ok());
+        }
+    }
+}
