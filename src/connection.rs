@@ -32,7 +32,6 @@ pub enum Role {
 /// assert_eq!(config.max_frame_size, 16 << 20);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Config {
     /// The largest frame payload accepted, in bytes; a larger one fails the
     /// connection with 1009 as soon as its header arrives, before anything
