@@ -1,0 +1,311 @@
+//! Shared by both roles: the incremental header-block reader and the small
+//! HTTP helpers (header lookup, token lists, header validation).
+
+use super::{HandshakeError, Limits};
+
+/// Collects a header block from pieces of any size, never buffering more than
+/// [`Limits::max_header_bytes`].
+///
+/// It scans each new byte once for the blank line and asks the parser (the
+/// `probe`) only at two moments: when the first line ends, so that garbage is
+/// reported early, and at each blank line. Feeding one byte at a time thus
+/// costs linear time, not quadratic.
+#[derive(Debug)]
+pub(crate) struct HeadReader {
+    limits: Limits,
+    buf: Vec<u8>,
+    /// Bytes since the last LF.
+    since_lf: usize,
+    /// The byte before the current one.
+    last: u8,
+    /// Whether a non-empty line was seen (leading empty lines are skipped).
+    seen_line: bool,
+    failed: Option<HandshakeError>,
+}
+
+/// A finished head and the bytes that came after it.
+pub(crate) type Split = (Vec<u8>, Vec<u8>);
+
+/// A parser's verdict on a prefix of the header block.
+pub(crate) type Probe = fn(&[u8], &Limits) -> Result<Option<usize>, HandshakeError>;
+
+impl HeadReader {
+    pub(crate) fn new(limits: Limits) -> Self {
+        HeadReader {
+            limits,
+            buf: Vec::new(),
+            since_lf: 0,
+            last: 0,
+            seen_line: false,
+            failed: None,
+        }
+    }
+
+    pub(crate) fn buffered_len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Appends within the limit, growing the allocation no further than it:
+    /// the limit bounds the memory held, not only the length.
+    fn append(&mut self, bytes: &[u8]) {
+        let needed = self.buf.len() + bytes.len();
+        if needed > self.buf.capacity() {
+            let target = needed
+                .max(self.buf.capacity().saturating_mul(2))
+                .max(256)
+                .min(self.limits.max_header_bytes)
+                .max(needed);
+            self.buf.reserve_exact(target - self.buf.len());
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn buffered_capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Feeds `bytes`. On completion returns the header block and the bytes
+    /// after it.
+    pub(crate) fn push(
+        &mut self,
+        bytes: &[u8],
+        probe: Probe,
+    ) -> Result<Option<Split>, HandshakeError> {
+        if let Some(error) = &self.failed {
+            return Err(error.clone());
+        }
+        let result = self.push_inner(bytes, probe);
+        if let Err(error) = &result {
+            self.failed = Some(error.clone());
+            self.buf = Vec::new();
+        }
+        result
+    }
+
+    fn push_inner(&mut self, bytes: &[u8], probe: Probe) -> Result<Option<Split>, HandshakeError> {
+        let max = self.limits.max_header_bytes;
+        let room = max.saturating_sub(self.buf.len());
+        let take = bytes.len().min(room);
+        let mut appended = 0;
+        for (i, &byte) in bytes[..take].iter().enumerate() {
+            if byte == b'\n' {
+                let blank = self.since_lf == 0 || (self.since_lf == 1 && self.last == b'\r');
+                let ask = if blank {
+                    self.seen_line
+                } else {
+                    !self.seen_line
+                };
+                if !blank {
+                    self.seen_line = true;
+                }
+                self.since_lf = 0;
+                self.last = byte;
+                if ask {
+                    self.append(&bytes[appended..=i]);
+                    appended = i + 1;
+                    if let Some(n) = probe(&self.buf, &self.limits)? {
+                        let mut head = std::mem::take(&mut self.buf);
+                        let mut rest = head.split_off(n.min(head.len()));
+                        rest.extend_from_slice(&bytes[appended..]);
+                        return Ok(Some((head, rest)));
+                    }
+                }
+            } else {
+                self.since_lf = self.since_lf.saturating_add(1);
+                self.last = byte;
+            }
+        }
+        self.append(&bytes[appended..take]);
+        if !bytes.is_empty() && self.buf.len() >= max {
+            // Full and unfinished. Report a syntax error if the parser sees
+            // one (say, a TLS hello on a plain port), else the size.
+            return match probe(&self.buf, &self.limits) {
+                Err(error @ HandshakeError::Malformed(_)) => Err(error),
+                _ => Err(HandshakeError::HeaderTooLarge { limit: max }),
+            };
+        }
+        Ok(None)
+    }
+}
+
+/// Maps `httparse`'s error to ours.
+pub(crate) fn map_httparse(error: httparse::Error, limits: &Limits) -> HandshakeError {
+    match error {
+        httparse::Error::TooManyHeaders => HandshakeError::TooManyHeaders {
+            limit: limits.max_headers,
+        },
+        httparse::Error::HeaderName => HandshakeError::Malformed("invalid header name"),
+        httparse::Error::HeaderValue => HandshakeError::Malformed("invalid header value"),
+        httparse::Error::NewLine => HandshakeError::Malformed("invalid new line"),
+        httparse::Error::Status => HandshakeError::Malformed("invalid response status"),
+        httparse::Error::Token => HandshakeError::Malformed("invalid token"),
+        httparse::Error::Version => HandshakeError::Malformed("invalid HTTP version"),
+    }
+}
+
+/// Owned header fields, in the order received.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Headers(pub(crate) Vec<(String, Vec<u8>)>);
+
+impl Headers {
+    pub(crate) fn from_httparse(headers: &[httparse::Header<'_>]) -> Self {
+        Headers(
+            headers
+                .iter()
+                .map(|h| (h.name.to_owned(), trim(h.value).to_vec()))
+                .collect(),
+        )
+    }
+
+    /// All values of `name`, case-insensitive.
+    pub(crate) fn all<'a, 'n>(
+        &'a self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
+        self.0
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+
+    pub(crate) fn first(&self, name: &str) -> Option<&[u8]> {
+        self.all(name).next()
+    }
+
+    pub(crate) fn count(&self, name: &str) -> usize {
+        self.all(name).count()
+    }
+
+    /// Whether any value of `name`, as a comma-separated list, holds `token`
+    /// (ASCII case-insensitive).
+    pub(crate) fn has_token(&self, name: &str, token: &str) -> bool {
+        self.all(name)
+            .flat_map(|v| v.split(|&b| b == b','))
+            .any(|item| trim(item).eq_ignore_ascii_case(token.as_bytes()))
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+    }
+}
+
+/// Strips optional whitespace (SP, HTAB) at both ends.
+pub(crate) fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t'))
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t'))
+        .map_or(start, |p| p + 1);
+    &bytes[start..end]
+}
+
+/// An HTTP `tchar` (RFC 9110 section 5.6.2).
+pub(crate) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// An HTTP token: one or more `tchar`.
+pub(crate) fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+}
+
+/// A header value the caller may write: no CR, LF, NUL or other control
+/// character but HTAB.
+pub(crate) fn is_field_value(s: &str) -> bool {
+    s.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+/// Splits comma-separated list values into non-empty, trimmed items; empty
+/// items are skipped as RFC 9110 section 5.6.1 asks of recipients.
+pub(crate) fn list_items<'a>(
+    values: impl Iterator<Item = &'a [u8]> + 'a,
+) -> impl Iterator<Item = &'a [u8]> + 'a {
+    values
+        .flat_map(|v| v.split(|&b| b == b','))
+        .map(trim)
+        .filter(|item| !item.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe_request(buf: &[u8], limits: &Limits) -> Result<Option<usize>, HandshakeError> {
+        let mut headers = vec![httparse::EMPTY_HEADER; limits.max_headers];
+        match httparse::Request::new(&mut headers).parse(buf) {
+            Ok(httparse::Status::Complete(n)) => Ok(Some(n)),
+            Ok(httparse::Status::Partial) => Ok(None),
+            Err(e) => Err(map_httparse(e, limits)),
+        }
+    }
+
+    #[test]
+    fn finds_the_blank_line_in_pieces() {
+        let mut reader = HeadReader::new(Limits::default());
+        let input = b"GET / HTTP/1.1\r\nA: b\r\n\r\nrest";
+        let mut out = None;
+        for byte in input.chunks(1) {
+            if let Some(done) = reader.push(byte, probe_request).unwrap() {
+                out = Some(done);
+                break;
+            }
+        }
+        let (head, rest) = out.unwrap();
+        assert_eq!(head, b"GET / HTTP/1.1\r\nA: b\r\n\r\n");
+        assert!(rest.is_empty(), "bytes after completion are not fed here");
+    }
+
+    #[test]
+    fn bare_lf_lines_and_leading_blank_lines() {
+        let mut reader = HeadReader::new(Limits::default());
+        let (head, rest) = reader
+            .push(b"\r\n\nGET / HTTP/1.1\nA: b\n\nxy", probe_request)
+            .unwrap()
+            .unwrap();
+        assert_eq!(head.len(), 3 + 15 + 5 + 1);
+        assert_eq!(rest, b"xy");
+    }
+
+    #[test]
+    fn never_buffers_past_the_limit() {
+        let limits = Limits {
+            max_header_bytes: 32,
+            max_headers: 4,
+        };
+        let mut reader = HeadReader::new(limits);
+        assert_eq!(reader.push(b"GET / HTTP/1.1\r\n", probe_request), Ok(None));
+        for _ in 0..15 {
+            assert_eq!(reader.push(b"a", probe_request), Ok(None));
+            assert!(reader.buffered_capacity() <= 32);
+        }
+        let err = reader.push(&[b'a'; 100], probe_request).unwrap_err();
+        assert_eq!(err, HandshakeError::HeaderTooLarge { limit: 32 });
+        assert_eq!(reader.buffered_len(), 0);
+        // Sticky.
+        assert_eq!(reader.push(b"\r\n", probe_request).unwrap_err(), err);
+    }
+
+    #[test]
+    fn garbage_is_malformed_early() {
+        let mut reader = HeadReader::new(Limits::default());
+        let err = reader
+            .push(b"\x16\x03\x01 \x00\n", probe_request)
+            .unwrap_err();
+        assert!(matches!(err, HandshakeError::Malformed(_)));
+    }
+
+    #[test]
+    fn trims_and_tokens() {
+        assert_eq!(trim(b" \t a b \t"), b"a b");
+        assert_eq!(trim(b"   "), b"");
+        let headers = Headers(vec![("Connection".into(), b"keep-alive, UPGRADE".to_vec())]);
+        assert!(headers.has_token("connection", "upgrade"));
+        assert!(!headers.has_token("connection", "close"));
+        assert!(is_token(b"chat.v2") && !is_token(b"a b") && !is_token(b""));
+        assert!(is_field_value("a\tb") && !is_field_value("a\r\nb"));
+    }
+}
