@@ -266,12 +266,24 @@ fn sequence_len(lead: u8) -> usize {
     }
 }
 
-/// Whole-slice UTF-8 validation, with `std`'s error: `error_len() == None`
-/// means the slice ends inside a sequence that could still be valid.
+/// Whole-slice UTF-8 validation. `error_len() == None` means the slice ends
+/// inside a sequence that could still be valid.
+///
+/// `simdutf8`'s `compat` flavour picks SSE4.2, AVX2 or NEON at run time and
+/// reports, like `std`, where a sequence is cut: what a validator fed in
+/// pieces needs. Under Miri, `std`'s scalar check stands in.
 #[inline]
-fn validate(bytes: &[u8]) -> Result<(), std::str::Utf8Error> {
-    std::str::from_utf8(bytes).map(|_| ())
+fn validate(bytes: &[u8]) -> Result<(), Utf8Error> {
+    #[cfg(not(miri))]
+    return simdutf8::compat::from_utf8(bytes).map(|_| ());
+    #[cfg(miri)]
+    return std::str::from_utf8(bytes).map(|_| ());
 }
+
+#[cfg(not(miri))]
+use simdutf8::compat::Utf8Error;
+#[cfg(miri)]
+use std::str::Utf8Error;
 
 /// Reassembles the data frames of one message at a time, checking the
 /// fragmentation rules, the size limit and (for text) UTF-8.
