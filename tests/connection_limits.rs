@@ -31,7 +31,6 @@ fn the_message_limit_counts_every_fragment() {
     let config = Config {
         max_frame_size: 1000,
         max_message_size: 2500,
-        ..Config::default()
     };
     let mut server = Connection::new(Role::Server, config);
     server.receive(&client_frame(false, OpCode::Binary, &[1; 1000]));
@@ -55,7 +54,6 @@ fn messages_at_the_limits_pass() {
     let config = Config {
         max_frame_size: 1000,
         max_message_size: 2000,
-        ..Config::default()
     };
     let mut server = Connection::new(Role::Server, config);
     server.receive(&client_frame(false, OpCode::Binary, &[1; 1000]));

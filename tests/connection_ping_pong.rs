@@ -29,7 +29,7 @@ fn every_ping_gets_its_pong_in_order() {
         pair.server.ping(&[i; 3]).unwrap();
     }
     pair.drive();
-    let pongs: Vec<_> = pair.server_events.iter().cloned().collect();
+    let pongs = pair.server_events.clone();
     let expected: Vec<_> = (0..10u8).map(|i| Event::Pong(vec![i; 3].into())).collect();
     assert_eq!(pongs, expected);
 }

@@ -51,6 +51,9 @@ fn check(name: &str, role: Role, config: Config, wire: &[u8], error: ProtocolErr
     );
 }
 
+/// (name, role of the receiver, its limits, bytes in, error, close code).
+type Row = (&'static str, Role, Config, Vec<u8>, ProtocolError, u16);
+
 fn close_payload(code: u16, reason: &[u8]) -> Vec<u8> {
     [&code.to_be_bytes()[..], reason].concat()
 }
@@ -61,10 +64,9 @@ fn every_rule_fails_with_its_close_code() {
     let small = Config {
         max_frame_size: 100,
         max_message_size: 150,
-        ..Config::default()
     };
     let d = Config::default();
-    let table: Vec<(&str, Role, Config, Vec<u8>, ProtocolError, u16)> = vec![
+    let table: Vec<Row> = vec![
         // Section 5.1: masking by role.
         (
             "unmasked frame to a server",
