@@ -58,7 +58,9 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
             Err(error) => return stream.write_all(&error.response()),
         }
     };
-    let response = request.accept(Accept::new()).map_err(io::Error::other)?;
+    let response = request
+        .accept(Accept::new().header("Server", "rfc6455"))
+        .map_err(io::Error::other)?;
     stream.write_all(&response)?;
 
     // The connection: events out, echo, bytes to send, repeat.

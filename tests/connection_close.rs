@@ -55,10 +55,7 @@ fn an_empty_close_is_answered_with_an_empty_close() {
         server.transmit(),
         server_frame(true, OpCode::Close, b"").as_slice()
     );
-    assert!(
-        !server.is_done(),
-        "the reply has not been taken yet"
-    );
+    assert!(!server.is_done(), "the reply has not been taken yet");
     let _ = server.take_transmit();
     assert!(server.is_done());
 }
