@@ -90,5 +90,5 @@ fn a_million_empty_fragments_cost_no_memory() {
 fn an_idle_connection_is_small() {
     // No heap memory until bytes arrive or are queued; the struct itself:
     let size = std::mem::size_of::<Connection>();
-    assert!(size <= 512, "Connection is {size} bytes");
+    assert!(size <= 320, "Connection is {size} bytes");
 }
