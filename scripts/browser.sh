@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs the chat example (examples/chat.rs) and drives it in headless Chromium
+# with tests/browser/chat.test.mjs: three users, group, private and room
+# messages, history, forged tokens, markup shown as text. Leaves a screenshot
+# in target/chat.png and ends with "browser: N passed, M failed".
+#
+# Installs what it needs when missing: Debian's chromium (apt-get) and
+# playwright-core (npm ci in tests/browser; no browser download).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$CHROMIUM" ]; then
+    echo "browser: installing chromium"
+    timeout 600 apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq chromium >/dev/null
+fi
+
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+    echo "browser: installing playwright-core"
+    (cd tests/browser && timeout 300 npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+timeout 900 cargo build --release --example chat
+
+mkdir -p target
+log=target/chat-server.log
+# Port 0: the server picks a free port and prints it on its first line.
+./target/release/examples/chat 127.0.0.1:0 >"$log" 2>&1 &
+server=$!
+trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
+
+url=
+for _ in $(seq 50); do
+    url=$(sed -n 's#^chat: listening on \(http://[^/]*\)/$#\1#p' "$log")
+    [ -n "$url" ] && break
+    kill -0 "$server" 2>/dev/null || { cat "$log"; echo "browser: the server did not start"; exit 1; }
+    sleep 0.1
+done
+[ -n "$url" ] || { cat "$log"; echo "browser: the server printed no address"; exit 1; }
+echo "browser: chat server at $url"
+
+status=0
+CHROMIUM=$CHROMIUM timeout 180 node tests/browser/chat.test.mjs "$url" target/chat.png || status=$?
+if [ "$status" -ne 0 ]; then
+    echo "--- server log ---"
+    cat "$log"
+fi
+exit "$status"
