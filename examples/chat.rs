@@ -201,7 +201,10 @@ impl Server {
         // Register before answering 101, so that a name cannot be taken twice.
         let conn = Arc::new(Mutex::new(Connection::new(
             Role::Server,
-            connection_config(),
+            Config {
+                max_message_size: MAX_MESSAGE,
+                max_frame_size: MAX_MESSAGE,
+            },
         )));
         let (sender, outgoing) = mpsc::sync_channel(QUEUE_BOUND);
         let queue = Queue {
@@ -380,18 +383,6 @@ fn write_loop(
     let bytes = lock(conn).take_transmit();
     let _ = stream.write_all(&bytes);
     let _ = stream.shutdown(Shutdown::Both);
-}
-
-/// The connection's limits: chat messages are small.
-#[expect(
-    clippy::field_reassign_with_default,
-    reason = "Config is non_exhaustive: no struct expression outside its crate"
-)]
-fn connection_config() -> Config {
-    let mut config = Config::default();
-    config.max_message_size = MAX_MESSAGE;
-    config.max_frame_size = MAX_MESSAGE;
-    config
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
