@@ -201,10 +201,9 @@ impl Server {
         // Register before answering 101, so that a name cannot be taken twice.
         let conn = Arc::new(Mutex::new(Connection::new(
             Role::Server,
-            Config {
-                max_message_size: MAX_MESSAGE,
-                max_frame_size: MAX_MESSAGE,
-            },
+            Config::default()
+                .max_message_size(MAX_MESSAGE)
+                .max_frame_size(MAX_MESSAGE),
         )));
         let (sender, outgoing) = mpsc::sync_channel(QUEUE_BOUND);
         let queue = Queue {

@@ -22,16 +22,18 @@ pub enum Role {
 
 /// Limits and options of a [`Connection`].
 ///
+/// Built from [`Config::default`] with setters, so that new options can be
+/// added without breaking callers:
+///
 /// ```
 /// use rfc6455::Config;
 ///
-/// let config = Config {
-///     max_message_size: 1 << 20,
-///     ..Config::default()
-/// };
+/// let config = Config::default().max_message_size(1 << 20);
+/// assert_eq!(config.max_message_size, 1 << 20);
 /// assert_eq!(config.max_frame_size, 16 << 20);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Config {
     /// The largest frame payload accepted, in bytes; a larger one fails the
     /// connection with 1009 as soon as its header arrives, before anything
@@ -41,6 +43,20 @@ pub struct Config {
     /// larger one fails the connection with 1009 as soon as the header that
     /// crosses the limit arrives. Default: 64 MiB.
     pub max_message_size: u64,
+}
+
+impl Config {
+    /// Sets [`max_frame_size`](Self::max_frame_size).
+    pub fn max_frame_size(mut self, bytes: u64) -> Self {
+        self.max_frame_size = bytes;
+        self
+    }
+
+    /// Sets [`max_message_size`](Self::max_message_size).
+    pub fn max_message_size(mut self, bytes: u64) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
 }
 
 impl Default for Config {

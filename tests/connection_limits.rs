@@ -28,10 +28,9 @@ fn a_header_claiming_2_pow_62_bytes_fails_at_once() {
 
 #[test]
 fn the_message_limit_counts_every_fragment() {
-    let config = Config {
-        max_frame_size: 1000,
-        max_message_size: 2500,
-    };
+    let config = Config::default()
+        .max_frame_size(1000)
+        .max_message_size(2500);
     let mut server = Connection::new(Role::Server, config);
     server.receive(&client_frame(false, OpCode::Binary, &[1; 1000]));
     server.receive(&client_frame(false, OpCode::Continuation, &[2; 1000]));
@@ -51,10 +50,9 @@ fn the_message_limit_counts_every_fragment() {
 
 #[test]
 fn messages_at_the_limits_pass() {
-    let config = Config {
-        max_frame_size: 1000,
-        max_message_size: 2000,
-    };
+    let config = Config::default()
+        .max_frame_size(1000)
+        .max_message_size(2000);
     let mut server = Connection::new(Role::Server, config);
     server.receive(&client_frame(false, OpCode::Binary, &[1; 1000]));
     server.receive(&client_frame(true, OpCode::Continuation, &[2; 1000]));

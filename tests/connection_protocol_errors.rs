@@ -61,10 +61,7 @@ fn close_payload(code: u16, reason: &[u8]) -> Vec<u8> {
 #[test]
 fn every_rule_fails_with_its_close_code() {
     use ProtocolError as E;
-    let small = Config {
-        max_frame_size: 100,
-        max_message_size: 150,
-    };
+    let small = Config::default().max_frame_size(100).max_message_size(150);
     let d = Config::default();
     let table: Vec<Row> = vec![
         // Section 5.1: masking by role.
