@@ -26,7 +26,7 @@ timeout 900 cargo build --release --example chat
 mkdir -p target
 log=target/chat-server.log
 # Port 0: the server picks a free port and prints it on its first line.
-./target/release/examples/chat 127.0.0.1:0 >"$log" 2>&1 &
+"${CARGO_TARGET_DIR:-target}/release/examples/chat" 127.0.0.1:0 >"$log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
 
