@@ -51,6 +51,7 @@ final_stat() { sed -n "s/^stat::$2: *//p" "$logs/$1.log" | tail -1; }
 
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
+touch "$logs/.start"
 failed=()
 summary=()
 for t in "${targets[@]}"; do
@@ -63,6 +64,7 @@ for t in "${targets[@]}"; do
         seeds=
     fi
     echo "=== $t: ${seconds}s"
+    before=$(find "fuzz/artifacts/$t" -type f -not -name '*.log' | wc -l)
     status=0
     # shellcheck disable=SC2086 # FUZZ_ARGS is a list of flags
     cargo +"$toolchain" fuzz run "$t" "$corpus" ${seeds:+"$seeds"} -- \
@@ -74,7 +76,12 @@ for t in "${targets[@]}"; do
     rss=$(final_stat "$t" peak_rss_mb)
     if ((status != 0)); then
         failed+=("$t")
-        verdict="FOUND A FAILURE (see fuzz/artifacts/$t/)"
+        cp "$logs/$t.log" "fuzz/artifacts/$t/last-run.log"
+        if (($(find "fuzz/artifacts/$t" -type f -not -name '*.log' | wc -l) > before)); then
+            verdict="FOUND A FAILURE (input and log in fuzz/artifacts/$t/)"
+        else
+            verdict="DID NOT RUN, exit $status (log in fuzz/artifacts/$t/last-run.log)"
+        fi
     else
         verdict=ok
     fi
@@ -87,7 +94,7 @@ printf '%s\n' "${summary[@]}"
 if ((${#failed[@]})); then
     echo "fuzz.sh: failures in: ${failed[*]}" >&2
     for t in "${failed[@]}"; do
-        ls -1 "fuzz/artifacts/$t" >&2
+        find "fuzz/artifacts/$t" -type f -newer "$logs/.start" -not -name '*.log' >&2
     done
     exit 1
 fi
