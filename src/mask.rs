@@ -3,16 +3,24 @@
 //! Every frame a client sends is masked: byte `i` of the payload is XORed with
 //! byte `i % 4` of a 4-byte key. The same operation unmasks. This is the hot
 //! loop of a WebSocket implementation, so it is written to run at the speed of
-//! memory:
+//! memory, in a default build, on the machine it lands on:
 //!
-//! - the bulk of a buffer is XORed 64 bytes at a time with a pattern of the
-//!   key repeated, a loop the compiler turns into vector instructions;
-//! - on x86_64 the same loop is also compiled for AVX2 and AVX-512 and picked
-//!   **at run time** with `is_x86_feature_detected!`, so a default build runs
-//!   at full width on the machine it lands on (SSE2 is the baseline; aarch64
-//!   always has NEON);
-//! - tails and short buffers go 8 bytes at a time, never a byte at a time
-//!   beyond the last 7 bytes, so a 16-byte chat frame pays no set-up.
+//! - below 16 bytes: an 8-byte word, a 4-byte word and up to 3 bytes;
+//! - below 128 bytes: 16-byte vectors (SSE2 on x86_64, NEON on aarch64, both
+//!   part of the baseline), inlined at the call site: no feature detection,
+//!   no call, so a chat or control frame pays no set-up;
+//! - from 128 bytes, on x86_64, the widest unit the CPU reports at run time
+//!   (`is_x86_feature_detected!`): AVX-512 (F and BW), whose byte masks take
+//!   the partial first and last cache lines without a scalar loop, else AVX2.
+//!   Past 64 KiB, where the loop is bound by the caches' bandwidth, 16-byte
+//!   vectors were as fast or faster (see `LARGE`);
+//! - the AVX2, SSE2 and NEON loops align their stores and cover the ends with
+//!   one overlapping unaligned vector each.
+//!
+//! Every value stored is computed from the original bytes (where vectors
+//! overlap, both write the same bytes), so the result does not depend on the
+//! path; the tests check each path against a byte loop at
+//! every start within a cache line, under Miri as well.
 //!
 //! A payload that arrives in pieces is unmasked piece by piece with
 //! [`apply_mask_at`] or a [`Masker`], which keep the phase of the key.
@@ -62,9 +70,12 @@ pub fn apply_mask_at(buf: &mut [u8], key: [u8; 4], offset: u64) {
 
 /// The key as it applies to a piece starting at payload byte `offset`.
 #[inline]
-fn rotate(mut key: [u8; 4], offset: u64) -> [u8; 4] {
-    key.rotate_left((offset % 4) as usize);
-    key
+fn rotate(key: [u8; 4], offset: u64) -> [u8; 4] {
+    // Byte `j` of the result is `key[(j + offset) % 4]`: a rotation of the
+    // little-endian word (`slice::rotate_left` is an out-of-line call).
+    u32::from_le_bytes(key)
+        .rotate_right(8 * (offset % 4) as u32)
+        .to_le_bytes()
 }
 
 /// A masking key together with the position reached in the payload, for
@@ -117,90 +128,406 @@ impl Masker {
     }
 }
 
-/// Bytes handled per iteration of the wide loop: one AVX-512 register, two
-/// AVX2 registers, four SSE2 or NEON registers.
-const BLOCK: usize = 64;
+/// From this length up, a buffer goes to the run-time-dispatched vector
+/// loops; below it, to straight-line code inlined at the call site.
+const SMALL: usize = 128;
 
-/// Below this length the vector dispatch is not worth its branch.
-const SHORT: usize = 2 * BLOCK;
+/// From this length up, x86_64 goes back to 16-byte vectors. Past the L1
+/// cache the loop is bound by the caches' bandwidth, where a Xeon with
+/// AVX-512 streamed faster with 16-byte stores than with 32- or 64-byte ones
+/// (16 MiB: 27.0 GiB/s against 26.8 and 24.7; 1 MiB: 61 against 59 and 57),
+/// while AVX-512 is ahead by 2x where the buffer fits L1 (32 KiB: 205
+/// against 90).
+const LARGE: usize = 64 * 1024;
 
 #[inline]
 fn dispatch(buf: &mut [u8], key: [u8; 4]) {
-    if buf.len() < SHORT {
-        return mask_words(buf, key);
+    let len = buf.len();
+    if len < 16 {
+        return mask_short(buf, key);
     }
-    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU reports AVX-512F, the only feature the callee
-            // is compiled for beyond the baseline.
+        if len < SMALL {
+            // SAFETY: SSE2 is part of this build's baseline (the `cfg`
+            // above).
+            return unsafe { x86::mask_sse2_small(buf, key) };
+        }
+        if len < LARGE
+            && std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+        {
+            // SAFETY: the CPU reports AVX-512F and BW, the features the
+            // callee is compiled for beyond the baseline.
             return unsafe { x86::mask_avx512(buf, key) };
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if len < LARGE && std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU reports AVX2, the only feature the callee is
-            // compiled for beyond the baseline.
+            // compiled for beyond the baseline; `len >= 32`, its width.
             return unsafe { x86::mask_avx2(buf, key) };
         }
+        // SAFETY: SSE2 is part of this build's baseline; `len >= 16`, the
+        // callee's width.
+        return unsafe { x86::mask_sse2(buf, key) };
     }
-    mask_blocks(buf, key)
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+    {
+        if len < SMALL {
+            // SAFETY: NEON is part of this build's baseline (the `cfg`
+            // above).
+            return unsafe { arm::mask_neon_small(buf, key) };
+        }
+        // SAFETY: NEON is part of this build's baseline; `len >= 16`, the
+        // callee's width.
+        return unsafe { arm::mask_neon(buf, key) };
+    }
+    #[allow(unreachable_code)]
+    mask_portable(buf, key)
 }
 
-#[cfg(all(target_arch = "x86_64", not(miri)))]
-mod x86 {
-    /// The portable block loop, compiled with AVX-512F enabled.
-    #[target_feature(enable = "avx512f")]
-    pub(super) fn mask_avx512(buf: &mut [u8], key: [u8; 4]) {
-        super::mask_blocks(buf, key)
-    }
-
-    /// The portable block loop, compiled with AVX2 enabled.
-    #[target_feature(enable = "avx2")]
-    pub(super) fn mask_avx2(buf: &mut [u8], key: [u8; 4]) {
-        super::mask_blocks(buf, key)
-    }
-}
-
-/// XORs 64-byte blocks with the key pattern, then finishes with words.
-///
-/// Inlined into each `target_feature` wrapper so that the compiler vectorizes
-/// it for that wrapper's registers.
+/// The 32-bit pattern that masks a run of bytes starting `offset` bytes
+/// after a byte masked with `key[0]`.
 #[inline(always)]
-fn mask_blocks(buf: &mut [u8], key: [u8; 4]) {
-    let mut pattern = [0u8; BLOCK];
-    for (i, byte) in pattern.iter_mut().enumerate() {
-        *byte = key[i % 4];
-    }
-    let mut blocks = buf.chunks_exact_mut(BLOCK);
-    for block in &mut blocks {
-        for (byte, k) in block.iter_mut().zip(pattern.iter()) {
-            *byte ^= *k;
+fn pattern_at(key: [u8; 4], offset: usize) -> u32 {
+    u32::from_ne_bytes(rotate(key, offset as u64))
+}
+
+/// Defines `unsafe fn $name(buf, key)` that masks a buffer of at least one
+/// vector (`$width` bytes) with vector instructions:
+///
+/// 1. the first and the last vector of the buffer are loaded (unaligned)
+///    before anything is written;
+/// 2. the vectors in between are XORed at aligned addresses, four per
+///    iteration, so no store splits a cache line whatever the start;
+/// 3. the first and last vectors are XORed and stored last. They overlap the
+///    aligned ones, but every value stored was computed from the original
+///    bytes with the key at that position, so the overlap is written twice
+///    with the same bytes.
+///
+/// No byte loop and no scalar tail.
+macro_rules! vector_masker {
+    (
+        $(#[$attr:meta])*
+        fn $name:ident,
+        width: $width:literal,
+        splat: |$k:ident| $splat:expr,
+        loadu: $loadu:path,
+        load: $load:path,
+        storeu: $storeu:path,
+        store: $store:path,
+        xor: $xor:path $(,)?
+    ) => {
+        $(#[$attr])*
+        /// # Safety
+        ///
+        /// `buf.len()` is at least the vector width, and the CPU has every
+        /// feature the function is compiled for.
+        pub(super) unsafe fn $name(buf: &mut [u8], key: [u8; 4]) {
+            const W: usize = $width;
+            let len = buf.len();
+            debug_assert!(len >= W);
+            let ptr = buf.as_mut_ptr();
+            // SAFETY: `len >= W`, so `[0, W)` and `[len - W, len)` are in
+            // `buf`; the loads are unaligned ones.
+            let (head, tail) = unsafe {
+                (
+                    $loadu(ptr.cast_const().cast()),
+                    $loadu(ptr.add(len - W).cast_const().cast()),
+                )
+            };
+            // The first aligned offset, in 1..=W: the head covers [0, i).
+            let mut i = W - ptr.addr() % W;
+            let pattern = {
+                let $k = pattern_at(key, i);
+                $splat
+            };
+            while i + 4 * W <= len {
+                // SAFETY: `[i, i + 4W)` is in `buf` (the loop condition) and
+                // `ptr + i` is W-aligned (`i` starts aligned, steps by 4W).
+                unsafe {
+                    let p = ptr.add(i);
+                    let a = $load(p.cast_const().cast());
+                    let b = $load(p.add(W).cast_const().cast());
+                    let c = $load(p.add(2 * W).cast_const().cast());
+                    let d = $load(p.add(3 * W).cast_const().cast());
+                    $store(p.cast(), $xor(a, pattern));
+                    $store(p.add(W).cast(), $xor(b, pattern));
+                    $store(p.add(2 * W).cast(), $xor(c, pattern));
+                    $store(p.add(3 * W).cast(), $xor(d, pattern));
+                }
+                i += 4 * W;
+            }
+            while i + W <= len {
+                // SAFETY: `[i, i + W)` is in `buf` and `ptr + i` is aligned,
+                // as above.
+                unsafe {
+                    let p = ptr.add(i);
+                    $store(p.cast(), $xor($load(p.cast_const().cast()), pattern));
+                }
+                i += W;
+            }
+            // The aligned vectors end past `len - W`, so the tail covers the
+            // rest.
+            let head_pattern = {
+                let $k = pattern_at(key, 0);
+                $splat
+            };
+            let tail_pattern = {
+                let $k = pattern_at(key, len - W);
+                $splat
+            };
+            // SAFETY: the same ranges as the loads above.
+            unsafe {
+                $storeu(ptr.cast(), $xor(head, head_pattern));
+                $storeu(ptr.add(len - W).cast(), $xor(tail, tail_pattern));
+            }
+        }
+    };
+}
+
+/// Defines `unsafe fn $name(buf, key)` for short buffers: 16-byte vectors
+/// one after another, then the short path for the last 0 to 15 bytes.
+///
+/// Nothing overlaps: a buffer masked again right away (a bench, or a
+/// payload just copied in) finds each piece where the previous stores put
+/// it, so the loads are forwarded from the store buffer. Overlapping pieces
+/// made loads wait for stores to retire: 20% slower at 125 bytes.
+macro_rules! small_vector_masker {
+    (
+        $(#[$attr:meta])*
+        fn $name:ident,
+        splat: |$k:ident| $splat:expr,
+        loadu: $loadu:path,
+        storeu: $storeu:path,
+        xor: $xor:path $(,)?
+    ) => {
+        $(#[$attr])*
+        /// # Safety
+        ///
+        /// The CPU has every feature the function is compiled for.
+        pub(super) unsafe fn $name(buf: &mut [u8], key: [u8; 4]) {
+            let pattern = {
+                let $k = u32::from_ne_bytes(key);
+                $splat
+            };
+            let mut chunks = buf.chunks_exact_mut(16);
+            for chunk in &mut chunks {
+                // SAFETY: `chunk` is 16 bytes; the load and store are
+                // unaligned ones.
+                unsafe {
+                    let v = $loadu(chunk.as_ptr().cast());
+                    $storeu(chunk.as_mut_ptr().cast(), $xor(v, pattern));
+                }
+            }
+            // 16 is a multiple of 4: the rest starts at phase 0.
+            super::mask_short(chunks.into_remainder(), key);
+        }
+    };
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod x86 {
+    use super::pattern_at;
+    use std::arch::x86_64::*;
+
+    /// AVX-512 with byte masks: the buffer is walked in whole, aligned
+    /// 64-byte lines. The first and last lines, partly outside the buffer,
+    /// are read and written through a mask of the lanes inside it, so there
+    /// is no scalar head or tail, no overlap, and no store that splits a
+    /// cache line.
+    ///
+    /// # Safety
+    ///
+    /// The CPU has AVX-512F and AVX-512BW.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) unsafe fn mask_avx512(buf: &mut [u8], key: [u8; 4]) {
+        const W: usize = 64;
+        /// The lanes below `n`.
+        fn below(n: usize) -> u64 {
+            if n >= 64 { !0 } else { (1 << n) - 1 }
+        }
+        let ptr = buf.as_mut_ptr();
+        // Offsets below are from `line`, the 64-byte boundary at or before
+        // the buffer: the buffer is `[lead, end)`.
+        let lead = ptr.addr() % W;
+        let end = lead + buf.len();
+        let line = ptr.wrapping_sub(lead);
+        let pattern = _mm512_set1_epi32(pattern_at(key, W - lead) as i32);
+
+        // An aligned buffer starts with whole lines: plain loads can then be
+        // forwarded from the plain stores of a previous pass over the same
+        // bytes, which masked stores do not allow (1 KiB: 12% faster).
+        let mut i = 0;
+        if lead != 0 {
+            let first = below(end) & (!0 << lead);
+            // SAFETY: the lanes in `first` are `[lead, min(end, 64))`, bytes
+            // of `buf`; a masked load or store does not touch the others.
+            unsafe {
+                let v = _mm512_maskz_loadu_epi8(first, line.cast_const().cast());
+                _mm512_mask_storeu_epi8(line.cast(), first, _mm512_xor_si512(v, pattern));
+            }
+            i = W;
+        }
+        while i + 4 * W <= end {
+            // SAFETY: `[i, i + 4W)` is in `[lead, end)`, so `ptr + i - lead`
+            // and the 4W bytes after it are in `buf`; `i` is a multiple of
+            // 64, so the address is aligned.
+            unsafe {
+                let p = ptr.add(i - lead);
+                let a = _mm512_load_si512(p.cast_const().cast());
+                let b = _mm512_load_si512(p.add(W).cast_const().cast());
+                let c = _mm512_load_si512(p.add(2 * W).cast_const().cast());
+                let d = _mm512_load_si512(p.add(3 * W).cast_const().cast());
+                _mm512_store_si512(p.cast(), _mm512_xor_si512(a, pattern));
+                _mm512_store_si512(p.add(W).cast(), _mm512_xor_si512(b, pattern));
+                _mm512_store_si512(p.add(2 * W).cast(), _mm512_xor_si512(c, pattern));
+                _mm512_store_si512(p.add(3 * W).cast(), _mm512_xor_si512(d, pattern));
+            }
+            i += 4 * W;
+        }
+        while i + W <= end {
+            // SAFETY: as above, for one line.
+            unsafe {
+                let p = ptr.add(i - lead);
+                let v = _mm512_load_si512(p.cast_const().cast());
+                _mm512_store_si512(p.cast(), _mm512_xor_si512(v, pattern));
+            }
+            i += W;
+        }
+        if i < end {
+            let last = below(end - i);
+            // SAFETY: `i < end`, so `ptr + i - lead` is in `buf`; the lanes
+            // in `last` are `[i, end)`, bytes of `buf`.
+            unsafe {
+                let p = ptr.add(i - lead);
+                let v = _mm512_maskz_loadu_epi8(last, p.cast_const().cast());
+                _mm512_mask_storeu_epi8(p.cast(), last, _mm512_xor_si512(v, pattern));
+            }
         }
     }
-    // BLOCK is a multiple of 4, so the tail starts at phase 0.
-    mask_words(blocks.into_remainder(), key);
+
+    vector_masker! {
+        /// 32-byte vectors (AVX2).
+        #[target_feature(enable = "avx2")]
+        fn mask_avx2,
+        width: 32,
+        splat: |k| _mm256_set1_epi32(k as i32),
+        loadu: _mm256_loadu_si256,
+        load: _mm256_load_si256,
+        storeu: _mm256_storeu_si256,
+        store: _mm256_store_si256,
+        xor: _mm256_xor_si256,
+    }
+
+    vector_masker! {
+        /// 16-byte vectors (SSE2, the x86_64 baseline).
+        #[target_feature(enable = "sse2")]
+        fn mask_sse2,
+        width: 16,
+        splat: |k| _mm_set1_epi32(k as i32),
+        loadu: _mm_loadu_si128,
+        load: _mm_load_si128,
+        storeu: _mm_storeu_si128,
+        store: _mm_store_si128,
+        xor: _mm_xor_si128,
+    }
+
+    small_vector_masker! {
+        /// Short buffers with SSE2, inlined at the call site.
+        #[inline]
+        #[target_feature(enable = "sse2")]
+        fn mask_sse2_small,
+        splat: |k| _mm_set1_epi32(k as i32),
+        loadu: _mm_loadu_si128,
+        storeu: _mm_storeu_si128,
+        xor: _mm_xor_si128,
+    }
 }
 
-/// XORs 8 bytes at a time, then the last 0 to 7 bytes.
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+mod arm {
+    use super::pattern_at;
+    use std::arch::aarch64::*;
+
+    vector_masker! {
+        /// 16-byte vectors (NEON, the aarch64 baseline). NEON loads and
+        /// stores have no aligned form; aligning still keeps stores within
+        /// a cache line.
+        #[target_feature(enable = "neon")]
+        fn mask_neon,
+        width: 16,
+        splat: |k| vreinterpretq_u8_u32(vdupq_n_u32(k)),
+        loadu: vld1q_u8,
+        load: vld1q_u8,
+        storeu: vst1q_u8,
+        store: vst1q_u8,
+        xor: veorq_u8,
+    }
+
+    small_vector_masker! {
+        /// Short buffers with NEON, inlined at the call site.
+        #[inline]
+        #[target_feature(enable = "neon")]
+        fn mask_neon_small,
+        splat: |k| vreinterpretq_u8_u32(vdupq_n_u32(k)),
+        loadu: vld1q_u8,
+        storeu: vst1q_u8,
+        xor: veorq_u8,
+    }
+}
+
+/// Buffers shorter than 16 bytes: an 8-byte word, a 4-byte word, then up to
+/// 3 bytes, one after another (see `small_vector_masker` for why they do not
+/// overlap).
 #[inline(always)]
-fn mask_words(buf: &mut [u8], key: [u8; 4]) {
+fn mask_short(buf: &mut [u8], key: [u8; 4]) {
     let key32 = u32::from_ne_bytes(key);
     let key64 = u64::from(key32) | (u64::from(key32) << 32);
-    let mut words = buf.chunks_exact_mut(8);
-    for word in &mut words {
-        let value = u64::from_ne_bytes([
-            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
-        ]) ^ key64;
+    let mut rest = buf;
+    if rest.len() >= 8 {
+        let (word, tail) = rest.split_at_mut(8);
+        let value = u64::from_ne_bytes(word.try_into().unwrap()) ^ key64;
         word.copy_from_slice(&value.to_ne_bytes());
+        rest = tail;
     }
-    let tail = words.into_remainder();
-    let mut rest = tail.chunks_exact_mut(4);
-    for word in &mut rest {
-        let value = u32::from_ne_bytes([word[0], word[1], word[2], word[3]]) ^ key32;
+    if rest.len() >= 4 {
+        let (word, tail) = rest.split_at_mut(4);
+        let value = u32::from_ne_bytes(word.try_into().unwrap()) ^ key32;
         word.copy_from_slice(&value.to_ne_bytes());
+        rest = tail;
     }
-    for (byte, k) in rest.into_remainder().iter_mut().zip(key) {
+    // 8 and 4 are multiples of 4: the last bytes start at phase 0.
+    for (byte, k) in rest.iter_mut().zip(key) {
         *byte ^= k;
     }
+}
+
+/// Targets without a vector path: 64-byte blocks the compiler may
+/// vectorize, then 8-byte words and the short path.
+#[cfg_attr(
+    any(
+        all(target_arch = "x86_64", target_feature = "sse2"),
+        all(target_arch = "aarch64", target_feature = "neon")
+    ),
+    allow(dead_code)
+)]
+fn mask_portable(buf: &mut [u8], key: [u8; 4]) {
+    let word = u64::from(u32::from_ne_bytes(key));
+    let word = word | (word << 32);
+    let mut blocks = buf.chunks_exact_mut(64);
+    for block in &mut blocks {
+        for chunk in block.chunks_exact_mut(8) {
+            let value = u64::from_ne_bytes(chunk.try_into().unwrap()) ^ word;
+            chunk.copy_from_slice(&value.to_ne_bytes());
+        }
+    }
+    // 64 and 8 are multiples of 4: each remainder starts at phase 0.
+    let mut words = blocks.into_remainder().chunks_exact_mut(8);
+    for chunk in &mut words {
+        let value = u64::from_ne_bytes(chunk.try_into().unwrap()) ^ word;
+        chunk.copy_from_slice(&value.to_ne_bytes());
+    }
+    mask_short(words.into_remainder(), key);
 }
 
 /// The obvious byte-at-a-time loop: the reference the fast paths are tested
@@ -220,7 +547,8 @@ mod tests {
     /// Lengths around every boundary the implementation has (words, blocks,
     /// the short cut-off), kept small enough for Miri.
     const LENGTHS: &[usize] = &[
-        0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 63, 64, 65, 125, 127, 128, 129, 191, 255, 300,
+        0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 125, 127, 128, 129, 191,
+        255, 256, 300, 383, 384, 385, 1000,
     ];
 
     fn pattern(len: usize) -> Vec<u8> {
@@ -243,38 +571,82 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_path_matches_bytewise() {
+    /// Runs `path` on every length of `LENGTHS` from `min_len` up, at every
+    /// start within a cache line (a few under Miri), against the byte loop.
+    fn check_path(name: &str, min_len: usize, path: impl Fn(&mut [u8], [u8; 4])) {
         let key = [0xa1, 0xb2, 0xc3, 0xd4];
-        for &len in LENGTHS {
-            let original = pattern(len);
-            let mut expected = original.clone();
-            apply_mask_bytewise(&mut expected, key, 0);
-
-            let mut words = original.clone();
-            mask_words(&mut words, key);
-            assert_eq!(words, expected, "words, len {len}");
-
-            let mut blocks = original.clone();
-            mask_blocks(&mut blocks, key);
-            assert_eq!(blocks, expected, "blocks, len {len}");
-
-            #[cfg(all(target_arch = "x86_64", not(miri)))]
-            {
-                if std::arch::is_x86_feature_detected!("avx2") {
-                    let mut avx2 = original.clone();
-                    // SAFETY: AVX2 was detected just above.
-                    unsafe { x86::mask_avx2(&mut avx2, key) };
-                    assert_eq!(avx2, expected, "avx2, len {len}");
-                }
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    let mut avx512 = original.clone();
-                    // SAFETY: AVX-512F was detected just above.
-                    unsafe { x86::mask_avx512(&mut avx512, key) };
-                    assert_eq!(avx512, expected, "avx512, len {len}");
-                }
+        let starts: &[usize] = if cfg!(miri) {
+            &[0, 1, 3, 15, 63]
+        } else {
+            &[
+                0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+                23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
+                44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63,
+            ]
+        };
+        for &len in LENGTHS.iter().filter(|&&len| len >= min_len) {
+            for &start in starts {
+                let mut backing = pattern(len + 64 + start);
+                let first = backing.as_ptr().align_offset(64) + start;
+                let mut expected = backing.clone();
+                path(&mut backing[first..first + len], key);
+                apply_mask_bytewise(&mut expected[first..first + len], key, 0);
+                assert_eq!(backing, expected, "{name}, len {len}, start {start}");
             }
         }
+    }
+
+    #[test]
+    fn short_path_matches_bytewise() {
+        check_path("short", 0, |buf, key| {
+            if buf.len() < 16 {
+                mask_short(buf, key)
+            } else {
+                apply_mask_bytewise(buf, key, 0)
+            }
+        });
+    }
+
+    #[test]
+    fn portable_path_matches_bytewise() {
+        check_path("portable", 0, mask_portable);
+    }
+
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[test]
+    fn x86_paths_match_bytewise() {
+        // SAFETY: SSE2 is in this build's baseline; `check_path` only passes
+        // buffers of at least the width given.
+        check_path("sse2", 16, |buf, key| unsafe { x86::mask_sse2(buf, key) });
+        // SAFETY: SSE2 is in this build's baseline; any length is fine.
+        check_path("sse2 small", 0, |buf, key| unsafe {
+            x86::mask_sse2_small(buf, key)
+        });
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 was detected just above; the width is respected.
+            check_path("avx2", 32, |buf, key| unsafe { x86::mask_avx2(buf, key) });
+        }
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+        {
+            // SAFETY: AVX-512F and BW were detected just above; the path
+            // takes any length.
+            check_path("avx512", 0, |buf, key| unsafe {
+                x86::mask_avx512(buf, key)
+            });
+        }
+    }
+
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+    #[test]
+    fn neon_paths_match_bytewise() {
+        // SAFETY: NEON is in this build's baseline; the widths are
+        // respected.
+        check_path("neon", 16, |buf, key| unsafe { arm::mask_neon(buf, key) });
+        // SAFETY: NEON is in this build's baseline; any length is fine.
+        check_path("neon small", 0, |buf, key| unsafe {
+            arm::mask_neon_small(buf, key)
+        });
     }
 
     #[test]
@@ -288,7 +660,17 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 4 } else { 256 }))]
+        // Under Miri: few cases, and no failure file (Miri isolates the
+        // file system).
+        #![proptest_config(ProptestConfig {
+            cases: if cfg!(miri) { 4 } else { 256 },
+            failure_persistence: if cfg!(miri) {
+                None
+            } else {
+                ProptestConfig::default().failure_persistence
+            },
+            ..ProptestConfig::default()
+        })]
 
         #[test]
         fn masking_twice_is_identity(data in proptest::collection::vec(any::<u8>(), 0..600), key: [u8; 4], offset in 0u64..8) {
