@@ -10,6 +10,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+pub mod decode;
 pub mod limit;
 pub mod peers;
 

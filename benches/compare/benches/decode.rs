@@ -1,0 +1,120 @@
+//! Frames per second decoding small masked client frames (0, 16 and 125
+//! byte binary payloads; 1000 frames a pass) into messages, and a 64 KiB
+//! non-ASCII text message (unmasking and UTF-8 validation), ours beside
+//! tungstenite's `WebSocket::read` and fastwebsockets' `read_frame`, over
+//! the same in-memory bytes. Before timing, every decoder's payloads are
+//! checked against what was sent.
+//!
+//! ```text
+//! cargo bench --manifest-path benches/compare/Cargo.toml --bench decode
+//! ```
+//!
+//! Besides criterion's groups, a table of interleaved ratios is printed
+//! first (median over rounds of their time / our time).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rfc6455_compare::decode::{client_frames, fastwebsockets, ours, tungstenite};
+use rfc6455_compare::{BoxedPass, Interleaved, Pass};
+
+const FRAMES: usize = 1000;
+
+/// (label, payload, text?, frames per pass)
+fn cases() -> Vec<(&'static str, Vec<u8>, bool, usize)> {
+    let text: String = "héllo wörld, ∑ ≠ 日本語 🎉 "
+        .chars()
+        .cycle()
+        .scan(0, |len, c| {
+            *len += c.len_utf8();
+            (*len <= 64 * 1024).then_some(c)
+        })
+        .collect();
+    vec![
+        ("0B", Vec::new(), false, FRAMES),
+        ("16B", vec![0x5a; 16], false, FRAMES),
+        ("125B", (0..125).map(|i| i as u8).collect(), false, FRAMES),
+        ("64KiB_text", text.into_bytes(), true, 16),
+    ]
+}
+
+/// Every decoder yields exactly the payloads sent.
+fn check(label: &str, bytes: &[u8], payload: &[u8], count: usize) {
+    let mut seen = 0;
+    let mut each = |got: &[u8]| {
+        assert_eq!(got, payload, "{label}");
+        seen += 1;
+    };
+    ours(bytes, &mut each);
+    tungstenite(bytes, count, &mut each);
+    fastwebsockets(bytes, count, &mut each);
+    assert_eq!(seen, 3 * count, "{label}");
+}
+
+fn decoders(bytes: &[u8], count: usize) -> Vec<(&'static str, BoxedPass)> {
+    let a = bytes.to_vec();
+    let b = bytes.to_vec();
+    let c = bytes.to_vec();
+    vec![
+        (
+            "ours",
+            Box::new(move |_: &mut [u8]| {
+                ours(&a, |p| {
+                    black_box(p);
+                })
+            }),
+        ),
+        (
+            "tungstenite",
+            Box::new(move |_: &mut [u8]| {
+                tungstenite(&b, count, |p| {
+                    black_box(p);
+                })
+            }),
+        ),
+        (
+            "fastwebsockets",
+            Box::new(move |_: &mut [u8]| {
+                fastwebsockets(&c, count, |p| {
+                    black_box(p);
+                })
+            }),
+        ),
+    ]
+}
+
+fn ratios() {
+    println!("| payload | ours frames/s | ours/tungstenite | ours/fastwebsockets |");
+    println!("|---|---:|---:|---:|");
+    for (label, payload, text, count) in cases() {
+        let bytes = client_frames(&payload, text, count);
+        check(label, &bytes, &payload, count);
+        let decoders = decoders(&bytes, count);
+        let passes: Vec<Pass<'_>> = decoders.iter().map(|(_, f)| f.as_ref()).collect();
+        let times = Interleaved::run(&passes, &mut [], 40, Duration::from_millis(4));
+        println!(
+            "| {label} | {:.2e} | {:.2} | {:.2} |",
+            count as f64 / times.median(0) * 1e9,
+            times.speedup(0, 1),
+            times.speedup(0, 2),
+        );
+    }
+    println!();
+}
+
+fn decoding(c: &mut Criterion) {
+    ratios();
+    for (label, payload, text, count) in cases() {
+        let bytes = client_frames(&payload, text, count);
+        let mut group = c.benchmark_group(format!("compare_decode/{label}"));
+        group.throughput(Throughput::Elements(count as u64));
+        for (name, decode) in decoders(&bytes, count) {
+            group.bench_function(name, |b| b.iter(|| decode(&mut [])));
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, decoding);
+criterion_main!(benches);
