@@ -1,0 +1,95 @@
+//! Points the comparison at two peers' private maskers, in their published
+//! sources.
+//!
+//! tungstenite and tokio-websockets keep their maskers in private modules.
+//! Rather than keep copies of their code in this repository, this script
+//! asks `cargo metadata` where the registry sources of the resolved versions
+//! are and writes, into `OUT_DIR`, one small Rust file per peer that compiles
+//! the peer's own `mask.rs` from there (see `src/peers.rs`):
+//!
+//! - `tokio_websockets_mask.rs`: `#[path = "…/src/mask.rs"] mod inner;`. The
+//!   module needs nothing from the rest of its crate.
+//! - `tungstenite_mask.rs`: a stand-in `rand` module, then `include!` of
+//!   `…/src/protocol/frame/mask.rs`. That module's `generate_mask` calls
+//!   `rand::random()`; the stand-in answers the name (the function is never
+//!   called here), so the peer's text is compiled unchanged.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// The peers, each with its module's path under the package root.
+const PEERS: &[(&str, &str)] = &[
+    ("tungstenite", "src/protocol/frame/mask.rs"),
+    ("tokio-websockets", "src/mask.rs"),
+];
+
+fn main() {
+    println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-changed=Cargo.toml");
+    println!("cargo::rerun-if-changed=Cargo.lock");
+
+    let cargo = env::var_os("CARGO").expect("CARGO is set for build scripts");
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
+
+    // `--offline`: the build that runs this script has already fetched every
+    // dependency, these two among them.
+    let output = Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--manifest-path",
+        ])
+        .arg(manifest_dir.join("Cargo.toml"))
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: Value = serde_json::from_slice(&output.stdout).expect("cargo metadata JSON");
+    let packages = metadata["packages"].as_array().expect("packages array");
+
+    for &(name, module) in PEERS {
+        let found: Vec<&Value> = packages.iter().filter(|p| p["name"] == name).collect();
+        assert!(
+            found.len() == 1,
+            "expected one resolved `{name}` package, found {}",
+            found.len()
+        );
+        let manifest = Path::new(found[0]["manifest_path"].as_str().expect("manifest_path"));
+        let source = manifest.parent().expect("package root").join(module);
+        assert!(source.is_file(), "{} is missing", source.display());
+        println!("cargo::rerun-if-changed={}", source.display());
+        // Debug formatting quotes and escapes the path as a string literal.
+        let path = format!("{:?}", source.to_str().expect("UTF-8 path"));
+
+        let (file, text) = match name {
+            "tungstenite" => (
+                "tungstenite_mask.rs",
+                format!(
+                    "/// Answers `rand::random()` in `generate_mask`, never called here.\n\
+                     mod rand {{\n    \
+                         pub fn random() -> [u8; 4] {{\n        \
+                             unreachable!(\"the comparison never generates a key\")\n    \
+                         }}\n\
+                     }}\n\
+                     include!({path});\n"
+                ),
+            ),
+            _ => (
+                "tokio_websockets_mask.rs",
+                format!("#[path = {path}]\nmod inner;\npub use inner::frame;\n"),
+            ),
+        };
+        fs::write(out_dir.join(file), text).expect("write to OUT_DIR");
+    }
+}
