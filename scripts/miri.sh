@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Runs the mask module's unit tests under Miri, the interpreter that checks
-# unsafe code for undefined behaviour. `mask` is the only module with unsafe
-# (the SIMD paths); its tests use lengths sized for Miri.
+# Runs the unit tests of every module that holds unsafe code under Miri, the
+# interpreter that checks unsafe code for undefined behaviour: `mask` (the
+# SIMD paths) and `message` (`Utf8Bytes::as_str` trusts validated bytes).
+# Their tests use inputs sized for Miri.
 #
-#   scripts/miri.sh            the mask tests
-#   scripts/miri.sh FILTER     other library tests whose names match FILTER
+#   scripts/miri.sh              the mask and message tests
+#   scripts/miri.sh FILTER...    library tests whose names match any FILTER
 #
 # On x86_64 the tests run twice: once for the baseline (SSE2), and once with
 # AVX2 and AVX-512 enabled at compile time, which Miri emulates whatever the
@@ -14,7 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 toolchain=nightly
-filter=${1:-mask}
+filters=(mask:: message::)
+if [ $# -gt 0 ]; then filters=("$@"); fi
 
 if ! rustup run "$toolchain" rustc --version >/dev/null 2>&1; then
     echo "miri.sh: installing the $toolchain toolchain" >&2
@@ -39,8 +41,8 @@ pass() {
     shift
     local start=$SECONDS
     echo "=== miri: $name"
-    "$@" cargo +"$toolchain" miri test --lib "$filter"
-    echo "miri.sh: '$filter' passed under Miri ($name) in $((SECONDS - start))s"
+    "$@" cargo +"$toolchain" miri test --lib -- "${filters[@]}"
+    echo "miri.sh: '${filters[*]}' passed under Miri ($name) in $((SECONDS - start))s"
 }
 
 pass baseline env
