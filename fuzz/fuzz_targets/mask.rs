@@ -28,7 +28,6 @@ fuzz_target!(|input: Input| {
         cut,
         data,
     } = input;
-    let offset = offset >> 1;
     let start = usize::from(start % 16).min(data.len());
 
     let mut fast = data.clone();
