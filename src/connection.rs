@@ -533,31 +533,25 @@ impl Connection {
 
     /// Queues a whole message as one frame.
     pub fn send(&mut self, message: Message) -> Result<(), SendError> {
-        self.check_can_send()?;
-        if self.sending.is_some() {
-            return Err(SendError::MessageInProgress);
-        }
-        self.queue_frame(message.kind().opcode(), message.as_bytes());
-        Ok(())
+        self.send_whole(message.kind().opcode(), message.as_bytes())
     }
 
     /// Queues a whole text message.
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
-        self.check_can_send()?;
-        if self.sending.is_some() {
-            return Err(SendError::MessageInProgress);
-        }
-        self.queue_frame(OpCode::Text, text.as_bytes());
-        Ok(())
+        self.send_whole(OpCode::Text, text.as_bytes())
     }
 
     /// Queues a whole binary message.
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_whole(OpCode::Binary, data)
+    }
+
+    fn send_whole(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
         self.check_can_send()?;
         if self.sending.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        self.queue_frame(OpCode::Binary, data);
+        self.queue_frame(opcode, payload);
         Ok(())
     }
 
