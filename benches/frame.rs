@@ -11,15 +11,9 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rfc6455::{Config, Connection, Event, Role};
 
-const SIZES: &[(usize, &str)] = &[
-    (16, "16B"),
-    (125, "125B"),
-    (1024, "1KiB"),
-    (4 * 1024, "4KiB"),
-    (64 * 1024, "64KiB"),
-    (1024 * 1024, "1MiB"),
-    (16 * 1024 * 1024, "16MiB"),
-];
+#[path = "compare/src/sizes.rs"]
+mod sizes;
+use sizes::SIZES;
 
 /// The bytes a client sends for `count` binary messages of `len` bytes.
 fn client_frames(len: usize, count: usize) -> Vec<u8> {

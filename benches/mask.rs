@@ -28,16 +28,9 @@ use rfc6455::mask::{apply_mask, apply_mask_bytewise};
 #[path = "compare/src/limit.rs"]
 mod limit;
 
-/// The sizes the issue names: chat and control frames, then bulk transfers.
-const SIZES: &[(usize, &str)] = &[
-    (16, "16B"),
-    (125, "125B"),
-    (1024, "1KiB"),
-    (4 * 1024, "4KiB"),
-    (64 * 1024, "64KiB"),
-    (1024 * 1024, "1MiB"),
-    (16 * 1024 * 1024, "16MiB"),
-];
+#[path = "compare/src/sizes.rs"]
+mod sizes;
+use sizes::SIZES;
 
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 

@@ -13,20 +13,12 @@ use std::time::{Duration, Instant};
 pub mod decode;
 pub mod limit;
 pub mod peers;
+pub mod sizes;
+
+pub use sizes::SIZES;
 
 /// A masker under test: XORs a buffer in place with a key at phase 0.
 pub type MaskFn = fn(&mut [u8], [u8; 4]);
-
-/// The payload sizes of the issue: chat and control frames, then bulk.
-pub const SIZES: &[(usize, &str)] = &[
-    (16, "16B"),
-    (125, "125B"),
-    (1024, "1KiB"),
-    (4 * 1024, "4KiB"),
-    (64 * 1024, "64KiB"),
-    (1024 * 1024, "1MiB"),
-    (16 * 1024 * 1024, "16MiB"),
-];
 
 /// Aligned (a 64-byte boundary) and unaligned (one byte past it) starts.
 pub const ALIGNMENTS: &[(usize, &str)] = &[(0, "aligned"), (1, "unaligned")];
