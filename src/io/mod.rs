@@ -1,0 +1,153 @@
+//! I/O adapters: the sans-IO core driven over real streams.
+//!
+//! This is the only module that reads or writes a stream. The core
+//! ([`Connection`], [`handshake`](crate::handshake)) never imports it; each
+//! adapter is a thin loop that moves bytes between a stream and the core:
+//!
+//! | adapter | feature | over |
+//! |---|---|---|
+//! | [`blocking::WebSocket`] | `std` (default) | [`std::io::Read`] + [`std::io::Write`] |
+//! | `tokio::WebSocketStream` | `tokio` | tokio's `AsyncRead` + `AsyncWrite` |
+//!
+//! Both share the same policy, the core's: pings and the peer's close are
+//! answered for you, on any call that touches the stream; a protocol error
+//! from the peer is returned once, its close frame already queued; after the
+//! close handshake reading ends (`Ok(None)`, or the end of the `Stream`).
+//!
+//! Both open a connection the same three ways: as a server with `accept`
+//! (or `accept_with`, whose callback sees the request and may refuse it with
+//! any HTTP status), as a client with `connect` (a `ws://` URL) or `client`
+//! (a handshake over a stream you opened), and with `from_raw` for a stream
+//! whose handshake was done elsewhere.
+
+#[cfg(feature = "std")]
+pub mod blocking;
+#[cfg(feature = "tokio")]
+pub mod tokio;
+
+use crate::handshake::{
+    Accept, BuildError, HandshakeError, Incoming, Reject, Status, UpgradeRequest,
+};
+use crate::{Config, Connection, ProtocolError, Role, SendError};
+
+/// What can go wrong on an adapter: the stream's error, the peer's broken
+/// rule, or the caller's mistake.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The stream failed. With a non-blocking stream or a read timeout this
+    /// may be [`std::io::ErrorKind::WouldBlock`] or `TimedOut`: no state is
+    /// lost, and the same call made again later goes on where it stopped.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The peer's opening handshake broke a rule. A server has already sent
+    /// the HTTP answer it implies ([`HandshakeError::response`]).
+    #[error("opening handshake: {0}")]
+    Handshake(#[from] HandshakeError),
+    /// The server refused the upgrade: the `accept_with` callback answered
+    /// with this status, or the request was plain HTTP (426). The answer was
+    /// sent.
+    #[error("the upgrade was refused with HTTP {0}")]
+    Rejected(u16),
+    /// The peer broke a rule of the protocol, or the stream ended before the
+    /// close handshake ([`ProtocolError::AbnormalClosure`]). Returned once;
+    /// the close frame with its [`close_code`](ProtocolError::close_code) is
+    /// queued, and sent on the next call that writes.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// A command this end may not give now, such as sending after the close.
+    #[error(transparent)]
+    Send(#[from] SendError),
+    /// A URL, a header or an answer that cannot be built.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+}
+
+impl Error {
+    /// Whether this is a stream error of kind `WouldBlock` or `TimedOut`,
+    /// after which the same call may simply be made again.
+    pub fn is_would_block(&self) -> bool {
+        matches!(self, Error::Io(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut))
+    }
+}
+
+/// The server's answer to a complete request: the bytes to send, and whether
+/// the upgrade goes ahead.
+pub(crate) struct Answer {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) outcome: Result<(), Error>,
+}
+
+/// Decides a server handshake: runs `callback` on an upgrade request, answers
+/// a plain HTTP request with 426, and turns the handshake's own errors into
+/// their HTTP answer.
+pub(crate) fn answer<F>(
+    received: Result<Status<Incoming>, HandshakeError>,
+    callback: F,
+) -> Option<Answer>
+where
+    F: FnOnce(&UpgradeRequest) -> Result<Accept, Reject>,
+{
+    let incoming = match received {
+        Ok(Status::Partial) => return None,
+        Ok(Status::Complete(incoming)) => incoming,
+        Err(error) => {
+            return Some(Answer {
+                bytes: error.response(),
+                outcome: Err(Error::Handshake(error)),
+            });
+        }
+    };
+    let refuse = |reject: Reject| {
+        let status = reject.status();
+        match reject.into_bytes() {
+            Ok(bytes) => Answer {
+                bytes,
+                outcome: Err(Error::Rejected(status)),
+            },
+            Err(error) => Answer {
+                bytes: Reject::new(500).into_bytes().unwrap_or_default(),
+                outcome: Err(Error::Build(error)),
+            },
+        }
+    };
+    Some(match incoming {
+        // RFC 6455 section 4.2.2: a server that wants a WebSocket answers
+        // anything else as it sees fit; 426 names the protocol to use.
+        Incoming::Plain(_) => refuse(
+            Reject::new(426)
+                .header("Upgrade", "websocket")
+                .header("Sec-WebSocket-Version", "13"),
+        ),
+        Incoming::Upgrade(request) => match callback(&request) {
+            Ok(accept) => match request.accept(accept) {
+                Ok(bytes) => Answer {
+                    bytes,
+                    outcome: Ok(()),
+                },
+                Err(error) => Answer {
+                    bytes: Reject::new(500).into_bytes().unwrap_or_default(),
+                    outcome: Err(Error::Build(error)),
+                },
+            },
+            Err(reject) => refuse(reject),
+        },
+    })
+}
+
+/// The one place where a finished handshake becomes a [`Connection`]: both
+/// adapters, both roles, come through here with the bytes that followed the
+/// handshake. Extensions negotiated in the handshake are to be applied here.
+pub(crate) fn open(role: Role, config: Config, leftover: &[u8]) -> Connection {
+    let mut connection = Connection::new(role, config);
+    connection.receive(leftover);
+    connection
+}
+
+/// The accept-everything callback of `accept`.
+pub(crate) fn accept_all(_: &UpgradeRequest) -> Result<Accept, Reject> {
+    Ok(Accept::new())
+}
+
+/// How much an adapter reads from its stream at once, by default.
+pub const DEFAULT_READ_BUFFER: usize = 8 << 10;
