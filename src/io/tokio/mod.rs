@@ -277,6 +277,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         self.peer_close.as_ref()
     }
 
+    /// Bytes queued and not yet written to the stream, the browser API's
+    /// `bufferedAmount`: what the connection holds plus the piece being
+    /// written.
+    pub fn buffered_amount(&self) -> usize {
+        self.connection.buffered_amount() + self.in_flight.len()
+    }
+
     /// The sans-IO connection inside, for its state and counters.
     pub fn connection(&self) -> &Connection {
         &self.connection
@@ -296,10 +303,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// tasks; see [`ReadHalf`] for what they guarantee.
     pub fn into_split(self) -> (ReadHalf<S>, WriteHalf<S>) {
         split::split(self)
-    }
-
-    fn queued(&self) -> usize {
-        self.connection.buffered_amount() + self.in_flight.len()
     }
 
     /// Writes what is queued (everything), then flushes the stream.
@@ -413,7 +416,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
-        if this.queued() < this.high_water {
+        if this.buffered_amount() < this.high_water {
             return Poll::Ready(Ok(()));
         }
         ready!(this.poll_drive(cx))?;
