@@ -28,6 +28,7 @@ pub mod close;
 pub mod connection;
 pub mod frame;
 pub mod handshake;
+#[cfg(feature = "std")]
 pub mod io;
 pub mod mask;
 pub mod message;

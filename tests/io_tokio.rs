@@ -178,3 +178,12 @@ async fn a_stream_that_only_receives_answers_pings() {
     // The server's stream ended after the close: nothing to poll forever.
     assert!(ws.next().now_or_never().flatten().is_none());
 }
+
+#[test]
+fn an_idle_stream_is_small() {
+    // The stream, the Connection (at most 320 bytes, no heap while idle),
+    // the piece in flight (an empty `Bytes` while idle: no heap), the peer's
+    // close and a few words. No read buffer: reads go through the stack.
+    let size = std::mem::size_of::<WebSocketStream<tokio::net::TcpStream>>();
+    assert!(size <= 448, "WebSocketStream<TcpStream> is {size} bytes");
+}

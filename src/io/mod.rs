@@ -1,6 +1,7 @@
 //! I/O adapters: the sans-IO core driven over real streams.
 //!
-//! This is the only module that reads or writes a stream. The core
+//! This module needs the `std` feature (on by default); the tokio adapter
+//! needs `tokio` too. This is the only module that reads or writes a stream. The core
 //! ([`Connection`], [`handshake`](crate::handshake)) never imports it; each
 //! adapter is a thin loop that moves bytes between a stream and the core:
 //!
@@ -20,7 +21,6 @@
 //! (a handshake over a stream you opened), and with `from_raw` for a stream
 //! whose handshake was done elsewhere.
 
-#[cfg(feature = "std")]
 pub mod blocking;
 #[cfg(feature = "tokio")]
 pub mod tokio;
