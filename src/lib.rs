@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | [`mask`] | the XOR masking hot loop, phase-aware | 5.3 |
 //! | [`frame`] | [`OpCode`](frame::OpCode), [`FrameHeader`](frame::FrameHeader) decode and encode | 5.2 |
-//! | [`close`] | [`CloseCode`](close::CloseCode), close payloads | 5.5.1, 7.4 |
+//! | [`close`] | [`CloseCode`], close payloads | 5.5.1, 7.4 |
 //! | [`message`] | [`Message`], reassembly, incremental UTF-8, size limits | 5.4, 5.6, 8.1 |
 //! | [`connection`] | [`Connection`]: the sans-IO state machine, both roles | 5 to 7 |
 //! | [`handshake`] | the opening handshake, both roles, apart from the rest | 4 |
@@ -37,7 +37,8 @@ pub use close::{CloseCode, CloseFrame};
 pub use connection::{Config, Connection, Event, ProtocolError, Role, SendError, State};
 pub use message::{Message, Utf8Bytes};
 
-/// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doctests (they use every
+/// adapter, so they need the `tokio` feature: `cargo test --all-features`).
+#[cfg(all(doctest, feature = "tokio"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
