@@ -250,10 +250,12 @@ impl KeySource {
 /// 3. **Commands**: [`send`](Self::send), [`send_fragment`](Self::send_fragment),
 ///    [`ping`](Self::ping), [`pong`](Self::pong), [`close`](Self::close). They
 ///    queue bytes and fail only for the caller's mistakes ([`SendError`]).
-/// 4. **Output**: write [`transmit`](Self::transmit) to the transport and
-///    [`advance_transmit`](Self::advance_transmit) by what was written (or
-///    [`take_transmit`](Self::take_transmit) all of it). When
-///    [`is_done`](Self::is_done), close the transport.
+/// 4. **Output**: write [`transmit`](Self::transmit) to the transport,
+///    [`advance_transmit`](Self::advance_transmit) by what was written, and
+///    repeat until it is empty (or [`take_transmit`](Self::take_transmit)
+///    all of it, or [`poll_transmit`](Self::poll_transmit) one piece at a
+///    time, ending at frame boundaries). When [`is_done`](Self::is_done),
+///    close the transport.
 ///
 /// # Policy
 ///
@@ -282,7 +284,7 @@ impl KeySource {
 ///
 /// An idle connection holds no heap memory: the receive, message and send
 /// buffers start empty and grow with what arrives or is queued, so it costs
-/// its own size, about 300 bytes on 64-bit targets. While a frame arrives,
+/// its own size, at most 320 bytes on 64-bit targets. While a frame arrives,
 /// the receive buffer holds at most that frame (its header is checked
 /// against the limits first). A received
 /// unfragmented payload is handed out as a [`Bytes`] split from the receive
