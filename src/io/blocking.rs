@@ -6,12 +6,10 @@
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 
-use crate::handshake::{
-    Accept, ClientHandshake, ClientRequest, Limits, Reject, ServerHandshake, Status, UpgradeRequest,
-};
-use crate::{CloseCode, CloseFrame, Config, Connection, Event, Message, Role, State};
+use crate::handshake::{Accept, ClientRequest, Reject, UpgradeRequest};
+use crate::{CloseCode, CloseFrame, Config, Connection, Message, Role, State};
 
-use super::{DEFAULT_READ_BUFFER, Error, accept_all, answer, open};
+use super::{Acceptor, Connector, DEFAULT_READ_BUFFER, Error, Step, accept_all, open, step};
 
 /// A WebSocket over a blocking stream.
 ///
@@ -146,27 +144,19 @@ impl<S: Read + Write> WebSocket<S> {
     where
         F: FnOnce(&UpgradeRequest) -> Result<Accept, Reject>,
     {
-        let mut handshake = ServerHandshake::new(Limits::default());
+        let mut acceptor = Acceptor::new(config, callback);
         let mut buf = [0u8; 4096];
-        let mut callback = Some(callback);
         loop {
             let n = read_some(&mut stream, &mut buf)?;
             if n == 0 {
                 return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
             }
-            let received = handshake.receive(&buf[..n]);
-            let Some(callback) = callback.take_if(|_| !matches!(received, Ok(Status::Partial)))
-            else {
-                continue;
-            };
-            let Some(answer) = answer(received, callback) else {
-                continue;
-            };
-            stream.write_all(&answer.bytes)?;
-            stream.flush()?;
-            answer.outcome?;
-            let connection = open(Role::Server, config, handshake.leftover());
-            return Ok(Self::with_connection(stream, connection));
+            if let Some(answer) = acceptor.receive(&buf[..n]) {
+                stream.write_all(&answer.bytes)?;
+                stream.flush()?;
+                answer.outcome?;
+                return Ok(Self::with_connection(stream, acceptor.open()));
+            }
         }
     }
 
@@ -175,8 +165,8 @@ impl<S: Read + Write> WebSocket<S> {
     /// inside one for `wss://`). A refusal is
     /// [`HandshakeError::UnexpectedStatus`](crate::handshake::HandshakeError::UnexpectedStatus).
     pub fn client(mut stream: S, request: ClientRequest, config: Config) -> Result<Self, Error> {
-        let mut handshake = ClientHandshake::new(request)?;
-        stream.write_all(handshake.request_bytes())?;
+        let mut connector = Connector::new(request, config)?;
+        stream.write_all(connector.request_bytes())?;
         stream.flush()?;
         let mut buf = [0u8; 4096];
         loop {
@@ -184,8 +174,7 @@ impl<S: Read + Write> WebSocket<S> {
             if n == 0 {
                 return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
             }
-            if let Status::Complete(_response) = handshake.receive(&buf[..n])? {
-                let connection = open(Role::Client, config, handshake.leftover());
+            if let Some(connection) = connector.receive(&buf[..n])? {
                 return Ok(Self::with_connection(stream, connection));
             }
         }
@@ -221,12 +210,10 @@ impl<S: Read + Write> WebSocket<S> {
                 Err(e) if is_would_block(&e) => {}
                 other => other?,
             }
-            match self.connection.poll_event() {
-                Ok(Some(Event::Message(message))) => return Ok(Some(message)),
-                Ok(Some(Event::Close(frame))) => self.peer_close = frame,
-                Ok(Some(Event::Ping(_) | Event::Pong(_))) => continue,
-                Ok(None) => {}
-                Err(error) => return Err(Error::Protocol(error)),
+            match step(self.connection.poll_event(), &mut self.peer_close) {
+                Step::Yield(message) => return message.map(Some),
+                Step::Again => continue,
+                Step::Idle => {}
             }
             if self.connection.state() == State::Closed {
                 self.write_queued()?;

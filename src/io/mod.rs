@@ -26,9 +26,10 @@ pub mod blocking;
 pub mod tokio;
 
 use crate::handshake::{
-    Accept, BuildError, HandshakeError, Incoming, Reject, Status, UpgradeRequest,
+    Accept, BuildError, ClientHandshake, ClientRequest, HandshakeError, Incoming, Limits, Reject,
+    ServerHandshake, Status, UpgradeRequest,
 };
-use crate::{Config, Connection, ProtocolError, Role, SendError};
+use crate::{CloseFrame, Config, Connection, Event, Message, ProtocolError, Role, SendError};
 
 /// What can go wrong on an adapter: the stream's error, the peer's broken
 /// rule, or the caller's mistake.
@@ -78,61 +79,119 @@ pub(crate) struct Answer {
     pub(crate) outcome: Result<(), Error>,
 }
 
-/// Decides a server handshake: runs `callback` on an upgrade request, answers
-/// a plain HTTP request with 426, and turns the handshake's own errors into
-/// their HTTP answer.
-pub(crate) fn answer<F>(
-    received: Result<Status<Incoming>, HandshakeError>,
-    callback: F,
-) -> Option<Answer>
+/// The server side of an adapter's opening handshake, without I/O: the
+/// adapters read, feed [`receive`](Self::receive), write the answer, and
+/// [`open`](Self::open) the connection.
+pub(crate) struct Acceptor<F> {
+    handshake: ServerHandshake,
+    callback: Option<F>,
+    config: Config,
+}
+
+impl<F> Acceptor<F>
 where
     F: FnOnce(&UpgradeRequest) -> Result<Accept, Reject>,
 {
-    let incoming = match received {
-        Ok(Status::Partial) => return None,
-        Ok(Status::Complete(incoming)) => incoming,
-        Err(error) => {
-            return Some(Answer {
-                bytes: error.response(),
-                outcome: Err(Error::Handshake(error)),
-            });
+    pub(crate) fn new(config: Config, callback: F) -> Self {
+        Acceptor {
+            handshake: ServerHandshake::new(Limits::default()),
+            callback: Some(callback),
+            config,
         }
-    };
-    let refuse = |reject: Reject| {
-        let status = reject.status();
-        match reject.into_bytes() {
-            Ok(bytes) => Answer {
-                bytes,
-                outcome: Err(Error::Rejected(status)),
-            },
-            Err(error) => Answer {
-                bytes: Reject::new(500).into_bytes().unwrap_or_default(),
-                outcome: Err(Error::Build(error)),
-            },
-        }
-    };
-    Some(match incoming {
-        // RFC 6455 section 4.2.2: a server that wants a WebSocket answers
-        // anything else as it sees fit; 426 names the protocol to use.
-        Incoming::Plain(_) => refuse(
-            Reject::new(426)
-                .header("Upgrade", "websocket")
-                .header("Sec-WebSocket-Version", "13"),
-        ),
-        Incoming::Upgrade(request) => match callback(&request) {
-            Ok(accept) => match request.accept(accept) {
-                Ok(bytes) => Answer {
-                    bytes,
-                    outcome: Ok(()),
+    }
+
+    /// Feeds bytes read; `Some` once the request is complete (or broken),
+    /// with the answer to write. An upgrade request goes to the callback, a
+    /// plain HTTP request gets 426, a broken one its HTTP error.
+    pub(crate) fn receive(&mut self, bytes: &[u8]) -> Option<Answer> {
+        let incoming = match self.handshake.receive(bytes) {
+            Ok(Status::Partial) => return None,
+            Ok(Status::Complete(incoming)) => incoming,
+            Err(error) => {
+                return Some(Answer {
+                    bytes: error.response(),
+                    outcome: Err(Error::Handshake(error)),
+                });
+            }
+        };
+        let callback = self.callback.take()?;
+        Some(match incoming {
+            // RFC 6455 section 4.2.2: a server that wants a WebSocket answers
+            // anything else as it sees fit; 426 names the protocol to use.
+            Incoming::Plain(_) => refuse(
+                Reject::new(426)
+                    .header("Upgrade", "websocket")
+                    .header("Sec-WebSocket-Version", "13"),
+            ),
+            Incoming::Upgrade(request) => match callback(&request) {
+                Ok(accept) => match request.accept(accept) {
+                    Ok(bytes) => Answer {
+                        bytes,
+                        outcome: Ok(()),
+                    },
+                    Err(error) => server_error(error),
                 },
-                Err(error) => Answer {
-                    bytes: Reject::new(500).into_bytes().unwrap_or_default(),
-                    outcome: Err(Error::Build(error)),
-                },
+                Err(reject) => refuse(reject),
             },
-            Err(reject) => refuse(reject),
+        })
+    }
+
+    /// The connection after an accepted upgrade, holding the bytes that
+    /// followed the request.
+    pub(crate) fn open(self) -> Connection {
+        open(Role::Server, self.config, self.handshake.leftover())
+    }
+}
+
+fn refuse(reject: Reject) -> Answer {
+    let status = reject.status();
+    match reject.into_bytes() {
+        Ok(bytes) => Answer {
+            bytes,
+            outcome: Err(Error::Rejected(status)),
         },
-    })
+        Err(error) => server_error(error),
+    }
+}
+
+fn server_error(error: BuildError) -> Answer {
+    Answer {
+        bytes: Reject::new(500).into_bytes().unwrap_or_default(),
+        outcome: Err(Error::Build(error)),
+    }
+}
+
+/// The client side of an adapter's opening handshake, without I/O: write
+/// [`request_bytes`](Self::request_bytes), feed what is read to
+/// [`receive`](Self::receive) until it gives the connection.
+pub(crate) struct Connector {
+    handshake: ClientHandshake,
+    config: Config,
+}
+
+impl Connector {
+    pub(crate) fn new(request: ClientRequest, config: Config) -> Result<Self, Error> {
+        Ok(Connector {
+            handshake: ClientHandshake::new(request)?,
+            config,
+        })
+    }
+
+    pub(crate) fn request_bytes(&self) -> &[u8] {
+        self.handshake.request_bytes()
+    }
+
+    /// Feeds bytes read; the connection once the server's answer is whole.
+    pub(crate) fn receive(&mut self, bytes: &[u8]) -> Result<Option<Connection>, Error> {
+        match self.handshake.receive(bytes)? {
+            Status::Partial => Ok(None),
+            Status::Complete(_response) => Ok(Some(open(
+                Role::Client,
+                self.config,
+                self.handshake.leftover(),
+            ))),
+        }
+    }
 }
 
 /// The one place where a finished handshake becomes a [`Connection`]: both
@@ -147,6 +206,34 @@ pub(crate) fn open(role: Role, config: Config, leftover: &[u8]) -> Connection {
 /// The accept-everything callback of `accept`.
 pub(crate) fn accept_all(_: &UpgradeRequest) -> Result<Accept, Reject> {
     Ok(Accept::new())
+}
+
+/// What one event of the connection means to an adapter's receive loop.
+pub(crate) enum Step {
+    /// Hand this to the application.
+    Yield(Result<Message, Error>),
+    /// Something was handled (a ping, a pong, the peer's close): poll again.
+    Again,
+    /// The connection needs more bytes, or is closed.
+    Idle,
+}
+
+/// Sorts an event of [`Connection::poll_event`] for a receive loop, keeping
+/// the peer's close frame.
+pub(crate) fn step(
+    event: Result<Option<Event>, ProtocolError>,
+    peer_close: &mut Option<CloseFrame>,
+) -> Step {
+    match event {
+        Ok(Some(Event::Message(message))) => Step::Yield(Ok(message)),
+        Ok(Some(Event::Close(frame))) => {
+            *peer_close = frame;
+            Step::Again
+        }
+        Ok(Some(Event::Ping(_) | Event::Pong(_))) => Step::Again,
+        Ok(None) => Step::Idle,
+        Err(error) => Step::Yield(Err(error.into())),
+    }
 }
 
 /// How much an adapter reads from its stream at once, by default.

@@ -18,12 +18,10 @@ use bytes::{Buf, Bytes};
 use futures_core::Stream;
 use futures_sink::Sink;
 
-use crate::handshake::{
-    Accept, ClientHandshake, ClientRequest, Limits, Reject, ServerHandshake, Status, UpgradeRequest,
-};
-use crate::{CloseCode, CloseFrame, Config, Connection, Event, Message, Role, State};
+use crate::handshake::{Accept, ClientRequest, Reject, UpgradeRequest};
+use crate::{CloseCode, CloseFrame, Config, Connection, Message, Role, State};
 
-use super::{Error, accept_all, answer, open};
+use super::{Acceptor, Connector, Error, Step, accept_all, open, step};
 
 pub use split::{ReadHalf, WriteHalf};
 
@@ -161,27 +159,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     where
         F: FnOnce(&UpgradeRequest) -> Result<Accept, Reject>,
     {
-        let mut handshake = ServerHandshake::new(Limits::default());
+        let mut acceptor = Acceptor::new(config, callback);
         let mut buf = [0u8; 4096];
-        let mut callback = Some(callback);
         loop {
             let n = stream.read(&mut buf).await?;
             if n == 0 {
                 return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
             }
-            let received = handshake.receive(&buf[..n]);
-            let Some(callback) = callback.take_if(|_| !matches!(received, Ok(Status::Partial)))
-            else {
-                continue;
-            };
-            let Some(answer) = answer(received, callback) else {
-                continue;
-            };
-            stream.write_all(&answer.bytes).await?;
-            stream.flush().await?;
-            answer.outcome?;
-            let connection = open(Role::Server, config, handshake.leftover());
-            return Ok(Self::with_connection(stream, connection));
+            if let Some(answer) = acceptor.receive(&buf[..n]) {
+                stream.write_all(&answer.bytes).await?;
+                stream.flush().await?;
+                answer.outcome?;
+                return Ok(Self::with_connection(stream, acceptor.open()));
+            }
         }
     }
 
@@ -194,8 +184,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         request: ClientRequest,
         config: Config,
     ) -> Result<Self, Error> {
-        let mut handshake = ClientHandshake::new(request)?;
-        stream.write_all(handshake.request_bytes()).await?;
+        let mut connector = Connector::new(request, config)?;
+        stream.write_all(connector.request_bytes()).await?;
         stream.flush().await?;
         let mut buf = [0u8; 4096];
         loop {
@@ -203,8 +193,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             if n == 0 {
                 return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
             }
-            if let Status::Complete(_response) = handshake.receive(&buf[..n])? {
-                let connection = open(Role::Client, config, handshake.leftover());
+            if let Some(connection) = connector.receive(&buf[..n])? {
                 return Ok(Self::with_connection(stream, connection));
             }
         }
@@ -384,15 +373,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
             if let Poll::Ready(Err(e)) = this.poll_drive(cx) {
                 return Poll::Ready(Some(Err(e.into())));
             }
-            match this.connection.poll_event() {
-                Ok(Some(Event::Message(message))) => return Poll::Ready(Some(Ok(message))),
-                Ok(Some(Event::Close(frame))) => {
-                    this.peer_close = frame;
-                    continue;
-                }
-                Ok(Some(Event::Ping(_) | Event::Pong(_))) => continue,
-                Ok(None) => {}
-                Err(error) => return Poll::Ready(Some(Err(error.into()))),
+            match step(this.connection.poll_event(), &mut this.peer_close) {
+                Step::Yield(message) => return Poll::Ready(Some(message)),
+                Step::Again => continue,
+                Step::Idle => {}
             }
             if this.connection.state() == State::Closed {
                 // The last close goes out before the stream ends.

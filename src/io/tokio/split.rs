@@ -12,8 +12,9 @@ use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
 
-use crate::{CloseCode, CloseFrame, Connection, Event, Message, State};
+use crate::{CloseCode, CloseFrame, Connection, Message, State};
 
+use super::super::{Step, step};
 use super::{Error, WebSocketStream, feed, poll_read_once, poll_write_pieces};
 
 type IoRead<S> = ::tokio::io::ReadHalf<S>;
@@ -300,15 +301,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for ReadHalf<S> {
                 let mut connection = lock(&shared.connection);
                 (connection.poll_event(), connection.state())
             };
-            match event {
-                Ok(Some(Event::Message(message))) => return Poll::Ready(Some(Ok(message))),
-                Ok(Some(Event::Close(frame))) => {
-                    this.peer_close = frame;
-                    continue;
-                }
-                Ok(Some(Event::Ping(_) | Event::Pong(_))) => continue,
-                Ok(None) => {}
-                Err(error) => return Poll::Ready(Some(Err(error.into()))),
+            match step(event, &mut this.peer_close) {
+                Step::Yield(message) => return Poll::Ready(Some(message)),
+                Step::Again => continue,
+                Step::Idle => {}
             }
             if state == State::Closed {
                 if let Err(e) = ready!(shared.poll_write(Side::Reader, cx, false)) {
