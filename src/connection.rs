@@ -481,6 +481,7 @@ impl Connection {
             let header = incoming.header;
             self.incoming = None;
             let payload = self.recv.split_to(len).freeze();
+            release_if_large(&mut self.recv, len);
             if let Some(event) = self.complete_frame(header, payload)? {
                 return Ok(Some(event));
             }
@@ -733,6 +734,7 @@ impl Connection {
                 self.data.advance(frame);
                 n -= frame;
             }
+            release_if_large(&mut self.data, 0);
         }
     }
 
@@ -774,7 +776,9 @@ impl Connection {
             Some(self.control.split().freeze())
         } else if !self.data.is_empty() {
             let len = encoded_frame_len(&self.data);
-            Some(self.data.split_to(len).freeze())
+            let frame = self.data.split_to(len).freeze();
+            release_if_large(&mut self.data, len);
+            Some(frame)
         } else {
             None
         }
@@ -875,6 +879,19 @@ impl Connection {
 /// frame for only the most recently processed Ping frame." Below it, every
 /// ping gets its own pong.
 const PONG_BACKLOG: usize = 4096;
+
+/// The most an empty buffer keeps for the next frame. A buffer that is
+/// empty after handing out a larger frame, or that has more room, lets go of
+/// its allocation, so that a connection idle after a large message holds no
+/// buffer of that size: the frame handed out keeps the allocation alive only
+/// until it is dropped. Small frames keep reusing a warm buffer.
+const RETAIN: usize = 16 << 10;
+
+fn release_if_large(buffer: &mut BytesMut, handed_out: usize) {
+    if buffer.is_empty() && (buffer.capacity() > RETAIN || handed_out > RETAIN) {
+        *buffer = BytesMut::new();
+    }
+}
 
 /// A close payload: the code, big-endian, then at most 123 bytes of reason.
 fn close_payload(code: CloseCode, reason: &str) -> ([u8; 125], usize) {

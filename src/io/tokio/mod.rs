@@ -330,6 +330,10 @@ fn poll_write_pieces<W: AsyncWrite + ?Sized>(
             return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
         }
         in_flight.advance(n);
+        if in_flight.is_empty() {
+            // Let go of the frame's allocation now, not at the next piece.
+            *in_flight = Bytes::new();
+        }
         *unflushed = true;
     }
     if *unflushed {
