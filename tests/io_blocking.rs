@@ -1,5 +1,6 @@
 //! The blocking adapter over real sockets on 127.0.0.1: handshakes, answers
-//! sent by a reader that never writes, and non-blocking sockets that lose no
+//! sent by a reader that never writes, and non-blocking sockets and read
+//! timeouts that lose no
 //! state on `WouldBlock`.
 #![cfg(feature = "std")]
 
@@ -245,4 +246,40 @@ fn a_non_blocking_socket_loses_nothing_on_would_block() {
     }
     done_rx.recv().unwrap();
     assert_eq!(server.join().unwrap(), Some(expected));
+}
+
+#[test]
+fn a_read_timeout_loses_nothing() {
+    let (listener, url) = listen();
+    let (step_tx, step_rx) = mpsc::channel::<()>();
+    let server = thread::spawn(move || {
+        let mut stream = listener.accept().unwrap().0;
+        let _ws = WebSocket::accept(stream.try_clone().unwrap()).unwrap();
+        let mut server = Connection::new(Role::Server, Config::default());
+        server.send(Message::binary(vec![42u8; 20_000])).unwrap();
+        let frame = server.take_transmit();
+        stream.write_all(&frame[..10_000]).unwrap();
+        step_rx.recv().unwrap();
+        stream.write_all(&frame[10_000..]).unwrap();
+        step_rx.recv().unwrap();
+    });
+    let mut ws = WebSocket::connect(&url).unwrap();
+    ws.set_read_buffer_size(1000);
+    ws.get_mut()
+        .set_read_timeout(Some(std::time::Duration::from_millis(50)))
+        .unwrap();
+    // Half the frame arrives, then the timeout: the half is kept.
+    let error = ws.read().unwrap_err();
+    assert!(error.is_would_block(), "{error:?}");
+    step_tx.send(()).unwrap();
+    let message = loop {
+        match ws.read() {
+            Ok(message) => break message,
+            Err(e) if e.is_would_block() => {}
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(message, Some(Message::binary(vec![42u8; 20_000])));
+    step_tx.send(()).unwrap();
+    server.join().unwrap();
 }
