@@ -1,7 +1,6 @@
 //! The blocking adapter over real sockets on 127.0.0.1: handshakes, answers
 //! sent by a reader that never writes, and non-blocking sockets and read
-//! timeouts that lose no
-//! state on `WouldBlock`.
+//! timeouts that lose no state.
 #![cfg(feature = "std")]
 
 use std::io::{Read, Write};
