@@ -72,6 +72,21 @@ impl Error {
     }
 }
 
+/// For functions that return [`std::io::Result`]: a stream error stays
+/// itself, anything else becomes [`std::io::ErrorKind::Other`] (or
+/// `InvalidData` for the peer's broken rules).
+impl From<Error> for std::io::Error {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Io(error) => error,
+            Error::Handshake(_) | Error::Protocol(_) => {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, error)
+            }
+            other => std::io::Error::other(other),
+        }
+    }
+}
+
 /// The server's answer to a complete request: the bytes to send, and whether
 /// the upgrade goes ahead.
 pub(crate) struct Answer {
@@ -238,3 +253,42 @@ pub(crate) fn step(
 
 /// How much an adapter reads from its stream at once, by default.
 pub const DEFAULT_READ_BUFFER: usize = 8 << 10;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_adapter_error_becomes_an_io_error_of_the_right_kind() {
+        let timeout = std::io::Error::from(std::io::ErrorKind::TimedOut);
+        assert!(Error::Io(timeout).is_would_block());
+        let back: std::io::Error = Error::Io(std::io::ErrorKind::BrokenPipe.into()).into();
+        assert_eq!(back.kind(), std::io::ErrorKind::BrokenPipe);
+        let peer: std::io::Error = Error::Protocol(ProtocolError::MaskedFrame).into();
+        assert_eq!(peer.kind(), std::io::ErrorKind::InvalidData);
+        let caller: std::io::Error = Error::Send(SendError::Closed).into();
+        assert_eq!(caller.kind(), std::io::ErrorKind::Other);
+        assert!(!Error::Rejected(401).is_would_block());
+    }
+
+    #[test]
+    fn a_plain_request_is_refused_with_426_and_a_broken_one_with_its_status() {
+        let mut acceptor = Acceptor::new(Config::default(), accept_all);
+        let answer = acceptor
+            .receive(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("a whole request");
+        assert!(answer.bytes.starts_with(b"HTTP/1.1 426 "));
+        assert!(matches!(answer.outcome, Err(Error::Rejected(426))));
+
+        let mut acceptor = Acceptor::new(Config::default(), accept_all);
+        assert!(acceptor.receive(b"GET / HTTP/1.1\r\n").is_none());
+        let answer = acceptor
+            .receive(b"Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+            .expect("a whole request");
+        assert!(
+            answer.bytes.starts_with(b"HTTP/1.1 426 "),
+            "no version: 426"
+        );
+        assert!(matches!(answer.outcome, Err(Error::Handshake(_))));
+    }
+}

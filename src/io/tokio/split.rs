@@ -54,6 +54,9 @@ type IoWrite<S> = ::tokio::io::WriteHalf<S>;
 ///   waiting to write; each half registers its own task there before trying.
 ///   The tokio-websockets#92 and async-tungstenite#164 kind of bug, a second
 ///   task overwriting the first one's waker, cannot happen.
+/// - **The reader ends after the close handshake**, once the close frame
+///   that answers the peer's is written; the writer's data frames not
+///   started by then are dropped (RFC 6455 section 5.5.1).
 /// - **An application that only writes must still let something read**: a
 ///   peer's pings and close arrive on the read direction. Hand the reader to
 ///   a task that drains it, in one line:
