@@ -15,9 +15,9 @@
 //! | [`message`] | [`Message`], reassembly, incremental UTF-8, size limits | 5.4, 5.6, 8.1 |
 //! | [`connection`] | [`Connection`]: the sans-IO state machine, both roles | 5 to 7 |
 //! | [`handshake`] | the opening handshake, both roles, apart from the rest | 4 |
-//! | [`io`] | the adapters: blocking `std::io` (feature `std`, default) and tokio (feature `tokio`) | |
+//! | `io` | the adapters: blocking `std::io` (feature `std`, default) and tokio (feature `tokio`) | |
 //!
-//! The core (every module but [`io`]) does no I/O; [`io`] drives it over
+//! The core (every module but `io`) does no I/O; `io` drives it over
 //! streams.
 //!
 //! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
