@@ -330,6 +330,10 @@ pub struct Connection {
     /// is the last frame there: past [`PONG_BACKLOG`] a newer ping's pong
     /// replaces it (section 5.5.3), so a ping flood cannot grow the queue.
     pong_at: Option<u32>,
+    /// Whether `recv` or `data` held more than [`RETAIN`] bytes since they
+    /// were last empty.
+    recv_large: bool,
+    data_large: bool,
     keys: KeySource,
     /// The kind of the fragmented message being sent, and its text check.
     sending: Option<(DataKind, Utf8Validator)>,
@@ -354,6 +358,8 @@ impl Connection {
             in_frame: 0,
             control: BytesMut::new(),
             pong_at: None,
+            recv_large: false,
+            data_large: false,
             keys: KeySource::new(),
             sending: None,
             close_sent: false,
@@ -481,7 +487,7 @@ impl Connection {
             let header = incoming.header;
             self.incoming = None;
             let payload = self.recv.split_to(len).freeze();
-            release_if_large(&mut self.recv, len);
+            release_if_large(&mut self.recv, len, &mut self.recv_large);
             if let Some(event) = self.complete_frame(header, payload)? {
                 return Ok(Some(event));
             }
@@ -734,7 +740,7 @@ impl Connection {
                 self.data.advance(frame);
                 n -= frame;
             }
-            release_if_large(&mut self.data, 0);
+            release_if_large(&mut self.data, 0, &mut self.data_large);
         }
     }
 
@@ -777,7 +783,7 @@ impl Connection {
         } else if !self.data.is_empty() {
             let len = encoded_frame_len(&self.data);
             let frame = self.data.split_to(len).freeze();
-            release_if_large(&mut self.data, len);
+            release_if_large(&mut self.data, len, &mut self.data_large);
             Some(frame)
         } else {
             None
@@ -881,15 +887,20 @@ impl Connection {
 const PONG_BACKLOG: usize = 4096;
 
 /// The most an empty buffer keeps for the next frame. A buffer that is
-/// empty after handing out a larger frame, or that has more room, lets go of
+/// empty after holding more, or after handing out a larger frame, lets go of
 /// its allocation, so that a connection idle after a large message holds no
 /// buffer of that size: the frame handed out keeps the allocation alive only
 /// until it is dropped. Small frames keep reusing a warm buffer.
 const RETAIN: usize = 16 << 10;
 
-fn release_if_large(buffer: &mut BytesMut, handed_out: usize) {
-    if buffer.is_empty() && (buffer.capacity() > RETAIN || handed_out > RETAIN) {
+/// `large` remembers, until the buffer empties, that it held more than
+/// [`RETAIN`]: the frames split off share its allocation, so its own
+/// capacity no longer tells.
+fn release_if_large(buffer: &mut BytesMut, handed_out: usize, large: &mut bool) {
+    *large |= handed_out > RETAIN || buffer.capacity() > RETAIN;
+    if buffer.is_empty() && *large {
         *buffer = BytesMut::new();
+        *large = false;
     }
 }
 

@@ -282,3 +282,51 @@ fn a_read_timeout_loses_nothing() {
     step_tx.send(()).unwrap();
     server.join().unwrap();
 }
+
+/// Reads from a script, fails every write: a peer that vanished.
+struct BrokenWrites(std::io::Cursor<Vec<u8>>);
+
+impl Read for BrokenWrites {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for BrokenWrites {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::ErrorKind::BrokenPipe.into())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_stream_that_cannot_be_written_ends_the_connection_instead_of_failing_forever() {
+    let mut client = Connection::new(Role::Client, Config::default());
+    client.ping(b"hello").unwrap();
+    client.send(Message::text("then this")).unwrap();
+    let script = client.take_transmit().to_vec();
+    let mut ws = WebSocket::from_raw(
+        BrokenWrites(std::io::Cursor::new(script)),
+        Role::Server,
+        &[],
+        Config::default(),
+    );
+    // The pong cannot be written: the error comes once...
+    let first = ws.read().unwrap_err();
+    assert!(
+        matches!(&first, Error::Io(e) if e.kind() == std::io::ErrorKind::BrokenPipe),
+        "{first:?}"
+    );
+    // ...what had arrived is still delivered, then the connection is over:
+    // an abnormal closure, then the end.
+    assert_eq!(ws.read().unwrap(), Some(Message::text("then this")));
+    let third = ws.read();
+    assert!(
+        matches!(third, Err(Error::Protocol(ProtocolError::AbnormalClosure))),
+        "{third:?}"
+    );
+    assert!(matches!(ws.read(), Ok(None)));
+    assert!(matches!(ws.read(), Ok(None)));
+}

@@ -187,3 +187,77 @@ fn an_idle_stream_is_small() {
     let size = std::mem::size_of::<WebSocketStream<tokio::net::TcpStream>>();
     assert!(size <= 448, "WebSocketStream<TcpStream> is {size} bytes");
 }
+
+/// Reads from a script, fails every write: a peer that vanished.
+struct BrokenWrites(std::io::Cursor<Vec<u8>>);
+
+impl tokio::io::AsyncRead for BrokenWrites {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let n = std::io::Read::read(&mut self.0, buf.initialize_unfilled())?;
+        buf.advance(n);
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for BrokenWrites {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        _: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into()))
+    }
+    fn poll_flush(
+        self: Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+fn ping_then_text() -> Vec<u8> {
+    let mut client = Connection::new(Role::Client, Config::default());
+    client.ping(b"hello").unwrap();
+    client.send(Message::text("then this")).unwrap();
+    client.take_transmit().to_vec()
+}
+
+/// What a receiving loop sees, with the errors as text, up to the end.
+async fn drain_all<S>(mut stream: S) -> Vec<Result<Message, String>>
+where
+    S: futures_util::Stream<Item = Result<Message, rfc6455::io::Error>> + Unpin,
+{
+    let mut seen = Vec::new();
+    while let Some(item) = stream.next().await {
+        seen.push(item.map_err(|e| e.to_string()));
+        assert!(seen.len() < 10, "the stream never ends: {seen:?}");
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_stream_that_cannot_be_written_ends_instead_of_failing_forever() {
+    let expected = vec![
+        Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe).to_string()),
+        Ok(Message::text("then this")),
+        Err(rfc6455::ProtocolError::AbnormalClosure.to_string()),
+    ];
+    let io = BrokenWrites(std::io::Cursor::new(ping_then_text()));
+    let ws = WebSocketStream::from_raw(io, Role::Server, &[], Config::default());
+    assert_eq!(drain_all(ws).await, expected);
+
+    let io = BrokenWrites(std::io::Cursor::new(ping_then_text()));
+    let (read, _write) =
+        WebSocketStream::from_raw(io, Role::Server, &[], Config::default()).into_split();
+    assert_eq!(drain_all(read).await, expected);
+}

@@ -9,7 +9,9 @@ use std::net::TcpStream;
 use crate::handshake::{Accept, ClientRequest, Reject, UpgradeRequest};
 use crate::{CloseCode, CloseFrame, Config, Connection, Message, Role, State};
 
-use super::{Acceptor, Connector, DEFAULT_READ_BUFFER, Error, Step, accept_all, open, step};
+use super::{
+    Acceptor, Connector, DEFAULT_READ_BUFFER, Error, Step, accept_all, open, step, transport_failed,
+};
 
 /// A WebSocket over a blocking stream.
 ///
@@ -303,6 +305,16 @@ impl<S: Read + Write> WebSocket<S> {
     /// overtake at frame boundaries), then flushes the stream if anything was
     /// written.
     fn write_queued(&mut self) -> io::Result<()> {
+        let result = self.write_pieces();
+        if let Err(e) = &result
+            && !is_would_block(e)
+        {
+            transport_failed(&mut self.connection);
+        }
+        result
+    }
+
+    fn write_pieces(&mut self) -> io::Result<()> {
         let mut wrote = false;
         loop {
             let queued = self.connection.transmit();

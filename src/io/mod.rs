@@ -251,6 +251,16 @@ pub(crate) fn step(
     }
 }
 
+/// The stream failed to take bytes (other than `WouldBlock`): what is queued
+/// can never be sent, and nothing more will be received that matters. Drops
+/// the output and ends the input, so that the next poll reports
+/// [`ProtocolError::AbnormalClosure`] once and the connection is then over,
+/// instead of failing on the same write forever.
+pub(crate) fn transport_failed(connection: &mut Connection) {
+    let _ = connection.take_transmit();
+    connection.receive_eof();
+}
+
 /// How much an adapter reads from its stream at once, by default.
 pub const DEFAULT_READ_BUFFER: usize = 8 << 10;
 

@@ -21,7 +21,7 @@ use futures_sink::Sink;
 use crate::handshake::{Accept, ClientRequest, Reject, UpgradeRequest};
 use crate::{CloseCode, CloseFrame, Config, Connection, Message, Role, State};
 
-use super::{Acceptor, Connector, Error, Step, accept_all, open, step};
+use super::{Acceptor, Connector, Error, Step, accept_all, open, step, transport_failed};
 
 pub use split::{ReadHalf, WriteHalf};
 
@@ -294,17 +294,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         split::split(self)
     }
 
-    /// Writes what is queued (everything), then flushes the stream.
+    /// Writes what is queued (everything), then flushes the stream. A
+    /// failed stream drops the output and ends the connection.
     fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let connection = &mut self.connection;
-        ready!(poll_write_pieces(
+        let result = ready!(poll_write_pieces(
             Pin::new(&mut self.io),
             cx,
             &mut self.in_flight,
             &mut self.unflushed,
             || connection.poll_transmit(),
-        ))?;
-        Poll::Ready(Ok(()))
+        ));
+        if result.is_err() {
+            self.in_flight = Bytes::new();
+            transport_failed(&mut self.connection);
+        }
+        Poll::Ready(result)
     }
 }
 

@@ -14,7 +14,7 @@ use futures_sink::Sink;
 
 use crate::{CloseCode, CloseFrame, Connection, Message, State};
 
-use super::super::{Step, step};
+use super::super::{Step, step, transport_failed};
 use super::{Error, WebSocketStream, feed, poll_read_once, poll_write_pieces};
 
 type IoRead<S> = ::tokio::io::ReadHalf<S>;
@@ -235,7 +235,7 @@ impl<S: AsyncWrite> Shared<S> {
             let writer = &mut *writer;
             let waker = Waker::from(self.wakers.clone());
             let mut both = Context::from_waker(&waker);
-            poll_write_pieces(
+            let result = poll_write_pieces(
                 Pin::new(&mut writer.io),
                 &mut both,
                 &mut writer.in_flight,
@@ -246,7 +246,12 @@ impl<S: AsyncWrite> Shared<S> {
                         .then(|| connection.poll_transmit())
                         .flatten()
                 },
-            )
+            );
+            if let Poll::Ready(Err(_)) = result {
+                writer.in_flight = Bytes::new();
+                transport_failed(&mut lock(&self.connection));
+            }
+            result
         };
         self.busy.store(false, SeqCst);
         let other = match side {
