@@ -8,12 +8,12 @@
 //! Asks for the number of cases, runs each one echoing every message, then
 //! asks the server to write its reports. Exits 0 when the reports are updated.
 
-mod support;
-
-use std::io;
+use std::io::{self, Read};
 use std::process::ExitCode;
+use std::time::Duration;
 
-use rfc6455::{Config, Event, Message, Role};
+use rfc6455::Message;
+use rfc6455::io::{Error, blocking::WebSocket};
 
 const AGENT: &str = "rfc6455";
 
@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(base: &str) -> io::Result<()> {
+fn run(base: &str) -> Result<(), Error> {
     let count = get_case_count(base)?;
     eprintln!("{count} cases");
     for case in 1..=count {
@@ -47,51 +47,41 @@ fn run(base: &str) -> io::Result<()> {
 }
 
 /// The fuzzing server answers `getCaseCount` with one text message.
-fn get_case_count(base: &str) -> io::Result<u32> {
+fn get_case_count(base: &str) -> Result<u32, Error> {
     let mut count = None;
     run_connection(&format!("{base}/getCaseCount"), |message, _| {
         if let Some(text) = message.as_text() {
             count = text.trim().parse().ok();
         }
+        Ok(())
     })?;
-    count.ok_or_else(|| io::Error::other("no case count received"))
+    count.ok_or_else(|| io::Error::other("no case count received").into())
 }
 
 /// Echoes every message until the connection closes.
-fn echo(url: &str) -> io::Result<()> {
-    run_connection(url, |message, connection| {
-        // Fails only when our close is already out.
-        let _ = connection.send(message);
-    })
+fn echo(url: &str) -> Result<(), Error> {
+    run_connection(url, |message, ws| ws.send(message))
 }
 
 fn run_connection(
     url: &str,
-    mut on_message: impl FnMut(Message, &mut rfc6455::Connection),
-) -> io::Result<()> {
-    let (mut stream, mut connection) = support::connect(url, Config::default())?;
-    let mut buf = vec![0u8; 64 * 1024];
+    mut on_message: impl FnMut(Message, &mut WebSocket<std::net::TcpStream>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let mut ws = WebSocket::connect(url)?;
     loop {
-        loop {
-            match connection.poll_event() {
-                Ok(Some(Event::Message(message))) => on_message(message, &mut connection),
-                Ok(Some(_)) => {}
-                Ok(None) => break,
-                Err(_) => break, // the close frame with its code is queued
-            }
-        }
-        support::flush(&mut stream, &mut connection)?;
-        if connection.is_done() {
-            break;
-        }
-        match support::read_into(&mut stream, &mut connection, &mut buf) {
-            Ok(_) => {}
-            Err(error) if error.kind() == io::ErrorKind::ConnectionReset => {
-                connection.receive_eof();
-            }
+        match ws.read() {
+            Ok(Some(message)) => on_message(message, &mut ws)?,
+            Ok(None) => break,
+            // The close frame with its code is queued; the next read sends it.
+            Err(Error::Protocol(_)) => {}
+            Err(Error::Io(error)) if error.kind() == io::ErrorKind::ConnectionReset => break,
             Err(error) => return Err(error),
         }
     }
-    support::finish(stream, Role::Client);
+    // RFC 6455 section 7.1.1: the client waits for the server to close TCP.
+    let (mut stream, _) = ws.into_parts();
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let mut sink = [0u8; 4096];
+    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
     Ok(())
 }

@@ -8,15 +8,14 @@
 //! message received on its own line. At the end of input it waits for as many
 //! messages as it sent (the echo of each), closes with 1000 and exits 0.
 
-mod support;
-
 use std::io::{self, BufRead};
 use std::process::ExitCode;
 use std::sync::mpsc::{self, TryRecvError};
 use std::thread;
 use std::time::Duration;
 
-use rfc6455::{CloseCode, Config, Event, Role, State};
+use rfc6455::io::{Error, blocking::WebSocket};
+use rfc6455::{CloseCode, Message, State};
 
 fn main() -> ExitCode {
     let url = std::env::args()
@@ -31,11 +30,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(url: &str) -> io::Result<()> {
-    let (mut stream, mut connection) = support::connect(url, Config::default())?;
-    // Standard input is read on its own thread; the socket is polled with a
-    // short timeout so both make progress on this one.
-    stream.set_read_timeout(Some(Duration::from_millis(20)))?;
+fn run(url: &str) -> Result<(), Error> {
+    let mut ws = WebSocket::connect(url)?;
+    // Standard input is read on its own thread; the socket is read with a
+    // short timeout so both make progress on this one. A timeout loses
+    // nothing: the next read goes on where it stopped.
+    ws.get_mut()
+        .set_read_timeout(Some(Duration::from_millis(20)))?;
     let (lines_tx, lines) = mpsc::channel::<String>();
     thread::spawn(move || {
         for line in io::stdin().lock().lines().map_while(Result::ok) {
@@ -46,12 +47,11 @@ fn run(url: &str) -> io::Result<()> {
     });
 
     let (mut sent, mut received, mut input_done) = (0u64, 0u64, false);
-    let mut buf = vec![0u8; 64 * 1024];
     loop {
         loop {
             match lines.try_recv() {
                 Ok(line) => {
-                    connection.send_text(&line).map_err(io::Error::other)?;
+                    ws.write(Message::text(line))?;
                     sent += 1;
                 }
                 Err(TryRecvError::Empty) => break,
@@ -61,47 +61,31 @@ fn run(url: &str) -> io::Result<()> {
                 }
             }
         }
-        loop {
-            match connection.poll_event() {
-                Ok(Some(Event::Message(message))) => {
-                    received += 1;
-                    if let Some(text) = message.as_text() {
-                        println!("{text}");
-                    }
+        if input_done && received >= sent && ws.connection().state() == State::Open {
+            ws.close(CloseCode::Normal, "")?;
+        }
+        match ws.flush() {
+            Err(e) if !e.is_would_block() => return Err(e),
+            _ => {}
+        }
+        match ws.read() {
+            Ok(Some(message)) => {
+                received += 1;
+                if let Some(text) = message.as_text() {
+                    println!("{text}");
                 }
-                Ok(Some(Event::Close(frame))) => {
-                    if let Some(frame) = frame {
-                        eprintln!(
-                            "server closed: {} {}",
-                            u16::from(frame.code()),
-                            frame.reason()
-                        );
-                    }
-                }
-                Ok(Some(_)) => {}
-                Ok(None) => break,
-                Err(error) => return Err(io::Error::other(error)),
             }
-        }
-        if input_done && received >= sent && connection.state() == State::Open {
-            connection
-                .close(CloseCode::Normal, "")
-                .map_err(io::Error::other)?;
-        }
-        support::flush(&mut stream, &mut connection)?;
-        if connection.is_done() {
-            break;
-        }
-        match support::read_into(&mut stream, &mut connection, &mut buf) {
-            Ok(_) => {}
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) => {}
+            Ok(None) => break,
+            Err(e) if e.is_would_block() => {}
             Err(e) => return Err(e),
         }
     }
-    support::finish(stream, Role::Client);
+    if let Some(frame) = ws.peer_close() {
+        eprintln!(
+            "server closed: {} {}",
+            u16::from(frame.code()),
+            frame.reason()
+        );
+    }
     Ok(())
 }

@@ -7,14 +7,13 @@
 //! Every text and binary message comes back unchanged. A plain HTTP request on
 //! the same port gets a short page saying what this is.
 
-mod support;
-
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 
 use rfc6455::handshake::{Accept, Incoming, Limits, ServerHandshake, Status, plain_response};
-use rfc6455::{Config, Connection, Event, Role};
+use rfc6455::io::{Error, blocking::WebSocket};
+use rfc6455::{Config, Role};
 
 const PAGE: &[u8] = b"<!doctype html><title>rfc6455 echo</title>\
 <p>This is a WebSocket echo server built on the <code>rfc6455</code> crate. \
@@ -37,12 +36,13 @@ fn main() -> io::Result<()> {
     Ok(())
 }
 
-fn serve(mut stream: TcpStream) -> io::Result<()> {
+fn serve(mut stream: TcpStream) -> Result<(), Error> {
     stream.set_nodelay(true)?;
-    let mut buf = vec![0u8; 64 * 1024];
 
-    // The opening handshake: an upgrade, a plain page, or an HTTP error.
+    // The opening handshake by hand, because a plain request gets a page:
+    // `WebSocket::accept` would answer it with 426.
     let mut handshake = ServerHandshake::new(Limits::default());
+    let mut buf = [0u8; 4096];
     let request = loop {
         let n = stream.read(&mut buf)?;
         if n == 0 {
@@ -52,42 +52,32 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
             Ok(Status::Partial) => continue,
             Ok(Status::Complete(Incoming::Upgrade(request))) => break request,
             Ok(Status::Complete(Incoming::Plain(_))) => {
-                let page = plain_response(200, "text/html; charset=utf-8", PAGE);
-                return stream.write_all(&page.map_err(io::Error::other)?);
+                let page = plain_response(200, "text/html; charset=utf-8", PAGE)?;
+                return Ok(stream.write_all(&page)?);
             }
-            Err(error) => return stream.write_all(&error.response()),
+            Err(error) => return Ok(stream.write_all(&error.response())?),
         }
     };
-    let response = request
-        .accept(Accept::new().header("Server", "rfc6455"))
-        .map_err(io::Error::other)?;
-    stream.write_all(&response)?;
+    stream.write_all(&request.accept(Accept::new().header("Server", "rfc6455"))?)?;
 
-    // The connection: events out, echo, bytes to send, repeat.
-    let mut connection = Connection::new(Role::Server, Config::default());
-    connection.receive(handshake.leftover());
+    // The connection: every message comes back. Pings and the close are
+    // answered by the adapter.
+    let mut ws = WebSocket::from_raw(
+        stream,
+        Role::Server,
+        handshake.leftover(),
+        Config::default(),
+    );
     loop {
-        loop {
-            match connection.poll_event() {
-                Ok(Some(Event::Message(message))) => {
-                    // Fails only once our close is out; then there is no one
-                    // to echo to.
-                    let _ = connection.send(message);
-                }
-                Ok(Some(_)) => {} // pings and closes are answered for us
-                Ok(None) => break,
-                Err(error) => {
-                    eprintln!("peer error: {error} (close code {})", error.close_code());
-                    break;
-                }
+        match ws.read() {
+            Ok(Some(message)) => ws.send(message)?,
+            // The stream is dropped here: the server closes TCP first.
+            Ok(None) => return Ok(()),
+            // Its close frame is queued; the next read sends it and ends.
+            Err(Error::Protocol(error)) => {
+                eprintln!("peer error: {error} (close code {})", error.close_code());
             }
+            Err(error) => return Err(error),
         }
-        support::flush(&mut stream, &mut connection)?;
-        if connection.is_done() {
-            break;
-        }
-        support::read_into(&mut stream, &mut connection, &mut buf)?;
     }
-    support::finish(stream, Role::Server);
-    Ok(())
 }

@@ -43,6 +43,12 @@ pub struct Config {
     /// larger one fails the connection with 1009 as soon as the header that
     /// crosses the limit arrives. Default: 64 MiB.
     pub max_message_size: u64,
+    /// The largest payload of a data frame this end sends. A longer message
+    /// (or fragment) goes out as several frames of at most this many bytes,
+    /// so that a pong or a close queued meanwhile waits behind one frame, not
+    /// behind the whole message (section 5.4 lets control frames go between
+    /// fragments). Default: 64 KiB; 0 is taken as 1.
+    pub send_frame_size: usize,
 }
 
 impl Config {
@@ -57,6 +63,12 @@ impl Config {
         self.max_message_size = bytes;
         self
     }
+
+    /// Sets [`send_frame_size`](Self::send_frame_size).
+    pub fn send_frame_size(mut self, bytes: usize) -> Self {
+        self.send_frame_size = bytes;
+        self
+    }
 }
 
 impl Default for Config {
@@ -64,6 +76,7 @@ impl Default for Config {
         Config {
             max_frame_size: 16 << 20,
             max_message_size: 64 << 20,
+            send_frame_size: 64 << 10,
         }
     }
 }
@@ -183,19 +196,19 @@ struct Incoming {
     checked: usize,
 }
 
-/// Masking keys from the operating system's secure source, drawn 16 at a
+/// Masking keys from the operating system's secure source, drawn 8 at a
 /// time so a client does not make a system call per frame.
 #[derive(Debug)]
 struct KeySource {
-    pool: [u8; 64],
-    used: usize,
+    pool: [u8; 32],
+    used: u8,
 }
 
 impl KeySource {
     fn new() -> Self {
         KeySource {
-            pool: [0; 64],
-            used: 64,
+            pool: [0; 32],
+            used: 32,
         }
     }
 
@@ -203,17 +216,18 @@ impl KeySource {
     /// thus, the masking key MUST be derived from a strong source of
     /// entropy".
     fn next_key(&mut self) -> [u8; 4] {
-        if self.used == self.pool.len() {
+        if usize::from(self.used) == self.pool.len() {
             // If the operating system cannot give entropy there is no safe
             // way on; this is not an input the peer controls.
             getrandom::fill(&mut self.pool).expect("the operating system's random source failed");
             self.used = 0;
         }
+        let at = usize::from(self.used);
         let key = [
-            self.pool[self.used],
-            self.pool[self.used + 1],
-            self.pool[self.used + 2],
-            self.pool[self.used + 3],
+            self.pool[at],
+            self.pool[at + 1],
+            self.pool[at + 2],
+            self.pool[at + 3],
         ];
         self.used += 4;
         key
@@ -236,15 +250,25 @@ impl KeySource {
 /// 3. **Commands**: [`send`](Self::send), [`send_fragment`](Self::send_fragment),
 ///    [`ping`](Self::ping), [`pong`](Self::pong), [`close`](Self::close). They
 ///    queue bytes and fail only for the caller's mistakes ([`SendError`]).
-/// 4. **Output**: write [`transmit`](Self::transmit) to the transport and
-///    [`advance_transmit`](Self::advance_transmit) by what was written (or
-///    [`take_transmit`](Self::take_transmit) all of it). When
-///    [`is_done`](Self::is_done), close the transport.
+/// 4. **Output**: write [`transmit`](Self::transmit) to the transport,
+///    [`advance_transmit`](Self::advance_transmit) by what was written, and
+///    repeat until it is empty (or [`take_transmit`](Self::take_transmit)
+///    all of it, or [`poll_transmit`](Self::poll_transmit) one piece at a
+///    time, ending at frame boundaries). When [`is_done`](Self::is_done),
+///    close the transport.
 ///
 /// # Policy
 ///
 /// - **Pings are answered automatically** with a pong carrying the same
-///   payload; the ping is still reported as [`Event::Ping`].
+///   payload; the ping is still reported as [`Event::Ping`]. Pongs are
+///   control frames: they go out at the next frame boundary, ahead of the
+///   data frames queued (see [`transmit`](Self::transmit)). While more than
+///   4 KiB of control frames wait to be sent, a new pong replaces the last
+///   waiting one (section 5.5.3), so a peer flooding pings at a peer that does
+///   not read cannot grow the queue.
+/// - **Long messages are sent as several frames** of at most
+///   [`Config::send_frame_size`] bytes (64 KiB by default), so that a control
+///   frame waits behind one frame at most.
 /// - **A received close is answered automatically** with a close echoing its
 ///   code (or an empty one if it had none), per section 5.5.1.
 /// - **Data after a close is dropped**: after this end sends a close it sends
@@ -260,7 +284,7 @@ impl KeySource {
 ///
 /// An idle connection holds no heap memory: the receive, message and send
 /// buffers start empty and grow with what arrives or is queued, so it costs
-/// its own size, about 300 bytes on 64-bit targets. While a frame arrives,
+/// its own size, at most 320 bytes on 64-bit targets. While a frame arrives,
 /// the receive buffer holds at most that frame (its header is checked
 /// against the limits first). A received
 /// unfragmented payload is handed out as a [`Bytes`] split from the receive
@@ -294,7 +318,22 @@ pub struct Connection {
     recv: BytesMut,
     incoming: Option<Incoming>,
     assembler: Assembler,
-    send: BytesMut,
+    /// Encoded data frames (and this end's own close), oldest first.
+    data: BytesMut,
+    /// Bytes of the first frame in `data` still to go once it has been
+    /// partly written; 0 when `data` starts at a frame boundary.
+    in_frame: usize,
+    /// Encoded control frames: they go out at the next frame boundary of
+    /// `data`, ahead of the data frames after it.
+    control: BytesMut,
+    /// Where in `control` an automatic pong not yet started begins, while it
+    /// is the last frame there: past [`PONG_BACKLOG`] a newer ping's pong
+    /// replaces it (section 5.5.3), so a ping flood cannot grow the queue.
+    pong_at: Option<u32>,
+    /// Whether `recv` or `data` held more than [`RETAIN`] bytes since they
+    /// were last empty.
+    recv_large: bool,
+    data_large: bool,
     keys: KeySource,
     /// The kind of the fragmented message being sent, and its text check.
     sending: Option<(DataKind, Utf8Validator)>,
@@ -315,7 +354,12 @@ impl Connection {
             recv: BytesMut::new(),
             incoming: None,
             assembler: Assembler::new(config.max_message_size),
-            send: BytesMut::new(),
+            data: BytesMut::new(),
+            in_frame: 0,
+            control: BytesMut::new(),
+            pong_at: None,
+            recv_large: false,
+            data_large: false,
             keys: KeySource::new(),
             sending: None,
             close_sent: false,
@@ -349,14 +393,20 @@ impl Connection {
     /// Bytes queued to send and not yet taken: the browser API's
     /// `bufferedAmount`. Stop sending while it is high.
     pub fn buffered_amount(&self) -> usize {
-        self.send.len()
+        self.data.len() + self.control.len()
+    }
+
+    /// Bytes of control frames (pongs, pings, a close sent because of the
+    /// peer) waiting to go out at the next frame boundary.
+    pub fn queued_control(&self) -> usize {
+        self.control.len()
     }
 
     /// Whether the connection is over and every queued byte was taken: the
     /// transport may be closed now (by a server at once; by a client after
     /// the server closed it or a timeout, section 7.1.1).
     pub fn is_done(&self) -> bool {
-        self.state() == State::Closed && self.send.is_empty()
+        self.state() == State::Closed && self.buffered_amount() == 0
     }
 
     // ---- input ----
@@ -437,6 +487,7 @@ impl Connection {
             let header = incoming.header;
             self.incoming = None;
             let payload = self.recv.split_to(len).freeze();
+            release_if_large(&mut self.recv, len, &mut self.recv_large);
             if let Some(event) = self.complete_frame(header, payload)? {
                 return Ok(Some(event));
             }
@@ -483,7 +534,7 @@ impl Connection {
                 // received a Close frame." Once our close is out, nothing
                 // else may follow it.
                 if !self.close_sent {
-                    self.queue_frame(OpCode::Pong, &payload);
+                    self.queue_pong(&payload);
                 }
                 Event::Ping(payload)
             }
@@ -496,9 +547,10 @@ impl Connection {
                 // send a Close frame in response ... typically echoing the
                 // status code it received."
                 if !self.close_sent {
+                    self.drop_unsent_data();
                     match &frame {
                         Some(frame) => self.queue_close(frame.code(), ""),
-                        None => self.queue_frame(OpCode::Close, &[]),
+                        None => self.queue_control(OpCode::Close, &[]),
                     }
                     self.close_sent = true;
                 }
@@ -512,6 +564,7 @@ impl Connection {
     /// one was sent, and read nothing more.
     fn fail(&mut self, code: CloseCode) {
         if !self.close_sent && code.is_sendable() {
+            self.drop_unsent_data();
             self.queue_close(code, "");
             self.close_sent = true;
         }
@@ -551,7 +604,7 @@ impl Connection {
         if self.sending.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        self.queue_frame(opcode, payload);
+        self.queue_data(opcode, payload, true);
         Ok(())
     }
 
@@ -593,11 +646,7 @@ impl Connection {
             }
         }
         self.sending = (!last).then_some((kind, utf8));
-        let header = FrameHeader {
-            fin: last,
-            ..FrameHeader::new(opcode, payload.len() as u64)
-        };
-        self.queue(header, payload);
+        self.queue_data(opcode, payload, last);
         Ok(())
     }
 
@@ -617,16 +666,26 @@ impl Connection {
         if payload.len() as u64 > crate::frame::MAX_CONTROL_PAYLOAD {
             return Err(SendError::ControlTooLong(payload.len()));
         }
-        self.queue_frame(opcode, payload);
+        self.queue_control(opcode, payload);
         Ok(())
     }
 
     /// Starts the close handshake with `code` and a `reason` of at most 123
     /// bytes. Messages may still arrive until the peer's close does.
+    ///
+    /// **The close goes out after the messages already queued**, unlike the
+    /// close this end sends on its own (an answer to the peer's close, or a
+    /// failure), which goes at the next frame boundary and drops the data
+    /// frames not started.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
         self.check_can_send()?;
         CloseFrame::new(code, reason)?;
-        self.queue_close(code, reason);
+        let (payload, len) = close_payload(code, reason);
+        self.queue_frame(
+            FrameHeader::new(OpCode::Close, len as u64),
+            &payload[..len],
+            false,
+        );
         self.close_sent = true;
         Ok(())
     }
@@ -641,48 +700,232 @@ impl Connection {
 
     // ---- output ----
 
-    /// The bytes queued to send, oldest first.
+    /// The next bytes to send, oldest first: the rest of a data frame already
+    /// started, else the queued control frames, else the queued data frames.
+    ///
+    /// **This is the next contiguous run, not always every queued byte**: a
+    /// control frame queued behind a data frame being written goes out at
+    /// the frame boundary, so write, [`advance_transmit`](Self::advance_transmit),
+    /// and call again until it is empty (or use
+    /// [`take_transmit`](Self::take_transmit) or
+    /// [`poll_transmit`](Self::poll_transmit)).
     pub fn transmit(&self) -> &[u8] {
-        &self.send
+        if self.in_frame > 0 {
+            &self.data[..self.in_frame]
+        } else if !self.control.is_empty() {
+            &self.control
+        } else {
+            &self.data
+        }
     }
 
-    /// Drops the first `n` queued bytes, which were written.
+    /// Drops the first `n` bytes of [`transmit`](Self::transmit), which were
+    /// written; `n` is capped at its length.
     pub fn advance_transmit(&mut self, n: usize) {
-        self.send.advance(n.min(self.send.len()));
+        if self.in_frame > 0 {
+            let n = n.min(self.in_frame);
+            self.data.advance(n);
+            self.in_frame -= n;
+        } else if !self.control.is_empty() {
+            self.advance_control(n.min(self.control.len()));
+        } else {
+            let mut n = n.min(self.data.len());
+            while n > 0 {
+                let frame = encoded_frame_len(&self.data);
+                if n < frame {
+                    self.data.advance(n);
+                    self.in_frame = frame - n;
+                    break;
+                }
+                self.data.advance(frame);
+                n -= frame;
+            }
+            release_if_large(&mut self.data, 0, &mut self.data_large);
+        }
     }
 
-    /// Takes every queued byte at once, without a copy.
+    /// Takes every queued byte at once, in the order
+    /// [`transmit`](Self::transmit) gives them; without a copy unless
+    /// control frames must be put between data frames.
     pub fn take_transmit(&mut self) -> Bytes {
-        self.send.split().freeze()
+        if self.control.is_empty() || self.data.is_empty() {
+            let control = self.control.split().freeze();
+            self.pong_at = None;
+            self.in_frame = 0;
+            return if control.is_empty() {
+                self.data.split().freeze()
+            } else {
+                control
+            };
+        }
+        let mut all = BytesMut::with_capacity(self.buffered_amount());
+        all.extend_from_slice(&self.data.split_to(self.in_frame));
+        all.extend_from_slice(&self.control.split());
+        all.extend_from_slice(&self.data.split());
+        self.in_frame = 0;
+        self.pong_at = None;
+        all.freeze()
+    }
+
+    /// Takes the next piece to write, without a copy, or `None` when nothing
+    /// is queued. A piece ends at a frame boundary: it is the rest of a data
+    /// frame already started, or every queued control frame, or one data
+    /// frame. An adapter that writes pieces one by one lets control frames
+    /// overtake a long message, and holds at most one frame it took.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        if self.in_frame > 0 {
+            let rest = self.data.split_to(self.in_frame);
+            self.in_frame = 0;
+            Some(rest.freeze())
+        } else if !self.control.is_empty() {
+            self.pong_at = None;
+            Some(self.control.split().freeze())
+        } else if !self.data.is_empty() {
+            let len = encoded_frame_len(&self.data);
+            let frame = self.data.split_to(len).freeze();
+            release_if_large(&mut self.data, len, &mut self.data_large);
+            Some(frame)
+        } else {
+            None
+        }
     }
 
     // ---- framing of what we send ----
 
+    fn advance_control(&mut self, n: usize) {
+        self.control.advance(n);
+        self.pong_at = match self.pong_at {
+            Some(at) if at as usize >= n => Some(at - n as u32),
+            _ => None,
+        };
+    }
+
+    /// Drops the data frames not started (the one being written is
+    /// finished): a close is about to be queued, and section 5.5.1 says "after
+    /// sending a Close frame, the endpoint MUST NOT send any more data frames".
+    fn drop_unsent_data(&mut self) {
+        self.data.truncate(self.in_frame);
+    }
+
     fn queue_close(&mut self, code: CloseCode, reason: &str) {
-        let mut payload = [0u8; 125];
-        payload[..2].copy_from_slice(&u16::from(code).to_be_bytes());
-        let reason = &reason.as_bytes()[..reason.len().min(123)];
-        payload[2..2 + reason.len()].copy_from_slice(reason);
-        self.queue_frame(OpCode::Close, &payload[..2 + reason.len()]);
+        let (payload, len) = close_payload(code, reason);
+        self.queue_control(OpCode::Close, &payload[..len]);
     }
 
-    fn queue_frame(&mut self, opcode: OpCode, payload: &[u8]) {
-        self.queue(FrameHeader::new(opcode, payload.len() as u64), payload);
+    /// Queues an automatic pong. Past [`PONG_BACKLOG`] queued control bytes it
+    /// replaces the last pong if that one is not started.
+    fn queue_pong(&mut self, payload: &[u8]) {
+        if let Some(at) = self.pong_at.take()
+            && self.control.len() >= PONG_BACKLOG
+        {
+            self.control.truncate(at as usize);
+        }
+        let at = u32::try_from(self.control.len()).ok();
+        self.queue_control(OpCode::Pong, payload);
+        self.pong_at = at;
     }
 
-    /// Appends a frame: a client masks it with a fresh key (section 5.3).
-    fn queue(&mut self, mut header: FrameHeader, payload: &[u8]) {
+    fn queue_control(&mut self, opcode: OpCode, payload: &[u8]) {
+        self.pong_at = None;
+        let header = FrameHeader::new(opcode, payload.len() as u64);
+        self.queue_frame(header, payload, true);
+    }
+
+    /// Queues a data message or fragment as frames of at most
+    /// [`Config::send_frame_size`] payload bytes; only the last may carry
+    /// `fin`.
+    fn queue_data(&mut self, opcode: OpCode, payload: &[u8], fin: bool) {
+        let size = self.config.send_frame_size.max(1);
+        let mut chunks = payload.chunks(size).peekable();
+        let mut opcode = opcode;
+        if chunks.peek().is_none() {
+            let header = FrameHeader {
+                fin,
+                ..FrameHeader::new(opcode, 0)
+            };
+            return self.queue_frame(header, &[], false);
+        }
+        while let Some(chunk) = chunks.next() {
+            let header = FrameHeader {
+                fin: fin && chunks.peek().is_none(),
+                ..FrameHeader::new(opcode, chunk.len() as u64)
+            };
+            self.queue_frame(header, chunk, false);
+            opcode = OpCode::Continuation;
+        }
+    }
+
+    /// Appends a frame to the control or the data queue: a client masks it
+    /// with a fresh key (section 5.3).
+    fn queue_frame(&mut self, mut header: FrameHeader, payload: &[u8], control: bool) {
         if self.role == Role::Client {
             header.mask = Some(self.keys.next_key());
         }
+        let queue = if control {
+            &mut self.control
+        } else {
+            &mut self.data
+        };
         let mut head = [0u8; MAX_HEADER_LEN];
         let head_len = header.encode(&mut head);
-        self.send.reserve(head_len + payload.len());
-        self.send.extend_from_slice(&head[..head_len]);
-        let start = self.send.len();
-        self.send.extend_from_slice(payload);
+        queue.reserve(head_len + payload.len());
+        queue.extend_from_slice(&head[..head_len]);
+        let start = queue.len();
+        queue.extend_from_slice(payload);
         if let Some(key) = header.mask {
-            apply_mask(&mut self.send[start..], key);
+            apply_mask(&mut queue[start..], key);
         }
     }
+}
+
+/// Control bytes waiting to be sent past which an automatic pong replaces
+/// the previous one instead of queueing behind it. Section 5.5.3: "If an
+/// endpoint receives a Ping frame and has not yet sent Pong frame(s) in
+/// response to previous Ping frame(s), the endpoint MAY elect to send a Pong
+/// frame for only the most recently processed Ping frame." Below it, every
+/// ping gets its own pong.
+const PONG_BACKLOG: usize = 4096;
+
+/// The most an empty buffer keeps for the next frame. A buffer that is
+/// empty after holding more, or after handing out a larger frame, lets go of
+/// its allocation, so that a connection idle after a large message holds no
+/// buffer of that size: the frame handed out keeps the allocation alive only
+/// until it is dropped. Small frames keep reusing a warm buffer.
+const RETAIN: usize = 16 << 10;
+
+/// `large` remembers, until the buffer empties, that it held more than
+/// [`RETAIN`]: the frames split off share its allocation, so its own
+/// capacity no longer tells.
+fn release_if_large(buffer: &mut BytesMut, handed_out: usize, large: &mut bool) {
+    *large |= handed_out > RETAIN || buffer.capacity() > RETAIN;
+    if buffer.is_empty() && *large {
+        *buffer = BytesMut::new();
+        *large = false;
+    }
+}
+
+/// A close payload: the code, big-endian, then at most 123 bytes of reason.
+fn close_payload(code: CloseCode, reason: &str) -> ([u8; 125], usize) {
+    let mut payload = [0u8; 125];
+    payload[..2].copy_from_slice(&u16::from(code).to_be_bytes());
+    let reason = &reason.as_bytes()[..reason.len().min(123)];
+    payload[2..2 + reason.len()].copy_from_slice(reason);
+    (payload, 2 + reason.len())
+}
+
+/// The length of the frame that `queued` starts with, header included. The
+/// queues hold only frames this module encoded, so the header is whole.
+fn encoded_frame_len(queued: &[u8]) -> usize {
+    let (len, at) = match queued[1] & 0x7f {
+        126 => (u64::from(u16::from_be_bytes([queued[2], queued[3]])), 4),
+        127 => {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&queued[2..10]);
+            (u64::from_be_bytes(bytes), 10)
+        }
+        short => (u64::from(short), 2),
+    };
+    let mask = if queued[1] & 0x80 != 0 { 4 } else { 0 };
+    // A frame this end queued is in memory, so its length fits in usize.
+    at + mask + len as usize
 }

@@ -15,6 +15,10 @@
 //! | [`message`] | [`Message`], reassembly, incremental UTF-8, size limits | 5.4, 5.6, 8.1 |
 //! | [`connection`] | [`Connection`]: the sans-IO state machine, both roles | 5 to 7 |
 //! | [`handshake`] | the opening handshake, both roles, apart from the rest | 4 |
+//! | `io` | the adapters: blocking `std::io` (feature `std`, default) and tokio (feature `tokio`) | |
+//!
+//! The core (every module but `io`) does no I/O; `io` drives it over
+//! streams.
 //!
 //! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
 #![forbid(unsafe_op_in_unsafe_fn)]
@@ -24,6 +28,8 @@ pub mod close;
 pub mod connection;
 pub mod frame;
 pub mod handshake;
+#[cfg(feature = "std")]
+pub mod io;
 pub mod mask;
 pub mod message;
 
@@ -31,7 +37,8 @@ pub use close::{CloseCode, CloseFrame};
 pub use connection::{Config, Connection, Event, ProtocolError, Role, SendError, State};
 pub use message::{Message, Utf8Bytes};
 
-/// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doctests (they use every
+/// adapter, so they need the `tokio` feature: `cargo test --all-features`).
+#[cfg(all(doctest, feature = "tokio"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

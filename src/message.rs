@@ -421,7 +421,8 @@ impl Assembler {
         self.open = None;
         let data = match self.first.take() {
             Some(first) => first,
-            None => self.rest.split().freeze(),
+            // Taken whole: the buffer does not outlive the message it held.
+            None => std::mem::take(&mut self.rest).freeze(),
         };
         Ok(Some(match kind {
             DataKind::Text => {

@@ -318,13 +318,22 @@ impl Harness {
         assert_eq!(self.conn.poll_event(), Ok(None), "the error came twice");
     }
 
-    /// Moves `n` queued bytes (all for 0) to the peer.
+    /// Moves `n` bytes of the next queued run (all queued bytes for 0) to
+    /// the peer.
     fn write(&mut self, n: usize) {
-        let queued = self.conn.transmit().len();
-        let n = if n == 0 { queued } else { n.min(queued) };
+        if n == 0 {
+            let queued = self.conn.buffered_amount();
+            let bytes = self.conn.take_transmit();
+            assert_eq!(bytes.len(), queued);
+            assert_eq!(self.conn.buffered_amount(), 0);
+            self.peer.deliver(&bytes);
+            return;
+        }
+        let queued = self.conn.buffered_amount();
+        let n = n.min(self.conn.transmit().len());
         let bytes = self.conn.transmit()[..n].to_vec();
         self.conn.advance_transmit(n);
-        assert_eq!(self.conn.transmit().len(), queued - n);
+        assert_eq!(self.conn.buffered_amount(), queued - n);
         self.peer.deliver(&bytes);
     }
 
@@ -335,7 +344,7 @@ impl Harness {
         }
         if result.is_err() {
             assert_eq!(
-                self.conn.transmit().len(),
+                self.conn.buffered_amount(),
                 queued,
                 "a failed command queued bytes"
             );
@@ -344,7 +353,7 @@ impl Harness {
 
     fn run(&mut self, op: Op) {
         let open = self.conn.state() == State::Open;
-        let queued = self.conn.transmit().len();
+        let queued = self.conn.buffered_amount();
         match op {
             Op::Receive(bytes) => {
                 self.conn.receive(&bytes);

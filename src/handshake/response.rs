@@ -75,6 +75,11 @@ impl Reject {
         }
     }
 
+    /// The status code this rejection answers with.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
     /// Adds a header (`WWW-Authenticate`, `Location`, `Content-Type`...).
     /// `Content-Length`, `Connection` and `Transfer-Encoding` are written by
     /// the handshake and refused with [`BuildError::ReservedHeader`]. With an

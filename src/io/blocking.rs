@@ -1,0 +1,355 @@
+//! The blocking adapter: a [`WebSocket`] over any [`Read`] + [`Write`]
+//! stream, such as a [`TcpStream`].
+//!
+//! See [`WebSocket`] for the calls and what each one does.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+
+use crate::handshake::{Accept, ClientRequest, Reject, UpgradeRequest};
+use crate::{CloseCode, CloseFrame, Config, Connection, Message, Role, State};
+
+use super::{
+    Acceptor, Connector, DEFAULT_READ_BUFFER, Error, Step, accept_all, open, step, transport_failed,
+};
+
+/// A WebSocket over a blocking stream.
+///
+/// # Calls
+///
+/// - [`read`](Self::read) gives the next message, or `Ok(None)` once the
+///   close handshake is over ([`peer_close`](Self::peer_close) then says
+///   what the peer sent).
+/// - [`write`](Self::write) only queues a message; [`flush`](Self::flush)
+///   writes what is queued; [`send`](Self::send) does both.
+/// - [`close`](Self::close) sends a close frame; keep calling `read` until
+///   it gives `Ok(None)`: the peer's messages sent before its close still
+///   arrive.
+///
+/// # Policy
+///
+/// - **Pings and the peer's close are answered on any call**, `read`
+///   included: a program that only reads still answers pings. The answers
+///   are control frames and go out at the next frame boundary, never behind
+///   a long message.
+/// - **`WouldBlock` and read timeouts lose nothing.** On a non-blocking
+///   stream, or one with a read or write timeout, a call may fail with
+///   [`Error::Io`] of kind `WouldBlock` or `TimedOut`
+///   ([`Error::is_would_block`]); every byte read or still to write is kept
+///   by the connection, and the same call made again later goes on where it
+///   stopped. The opening handshake (`accept`, `connect`) wants a blocking
+///   stream.
+/// - **Memory**: reads go through a buffer of 8 KiB
+///   ([`DEFAULT_READ_BUFFER`]), allocated on the first read and resized with
+///   [`set_read_buffer_size`](Self::set_read_buffer_size); the connection
+///   holds at most one incoming frame and whatever is queued to send.
+/// - A server should drop the stream once `read` gave `Ok(None)`: RFC 6455
+///   section 7.1.1 has the server close the TCP connection first.
+///
+/// # Example
+///
+/// ```
+/// use std::net::TcpListener;
+/// use rfc6455::Message;
+/// use rfc6455::io::blocking::WebSocket;
+///
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let url = format!("ws://{}/", listener.local_addr()?);
+/// let server = std::thread::spawn(move || -> Result<(), rfc6455::io::Error> {
+///     let (stream, _) = listener.accept()?;
+///     let mut ws = WebSocket::accept(stream)?;
+///     while let Some(message) = ws.read()? {
+///         ws.send(message)?; // echo
+///     }
+///     Ok(())
+/// });
+///
+/// let mut ws = WebSocket::connect(&url)?;
+/// ws.send(Message::text("hello"))?;
+/// assert_eq!(ws.read()?, Some(Message::text("hello")));
+/// ws.close(rfc6455::CloseCode::Normal, "done")?;
+/// assert_eq!(ws.read()?, None); // the server answered the close
+/// server.join().unwrap()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    stream: S,
+    connection: Connection,
+    buf: Vec<u8>,
+    read_buffer_size: usize,
+    peer_close: Option<CloseFrame>,
+}
+
+impl WebSocket<TcpStream> {
+    /// Connects to a `ws://` URL and runs the client handshake, with the
+    /// default [`Config`].
+    pub fn connect(url: &str) -> Result<Self, Error> {
+        Self::connect_with(ClientRequest::new(url)?, Config::default())
+    }
+
+    /// Connects for `request` (its URL, protocols and headers) and runs the
+    /// client handshake. `TCP_NODELAY` is set: frames are written whole.
+    pub fn connect_with(request: ClientRequest, config: Config) -> Result<Self, Error> {
+        let stream = TcpStream::connect((request.host(), request.port()))?;
+        stream.set_nodelay(true)?;
+        Self::client(stream, request, config)
+    }
+}
+
+impl<S: Read + Write> WebSocket<S> {
+    /// Runs the server handshake on `stream` and accepts any WebSocket
+    /// request. A request that breaks a rule gets its HTTP error, and a plain
+    /// HTTP request gets 426; both are returned as errors.
+    pub fn accept(stream: S) -> Result<Self, Error> {
+        Self::accept_with_config(stream, Config::default(), accept_all)
+    }
+
+    /// Runs the server handshake and lets `callback` decide: it sees the
+    /// request (path, query, headers, offered protocols) and returns the
+    /// [`Accept`] to answer with, or a [`Reject`] with any HTTP status, which
+    /// is sent and returned as [`Error::Rejected`].
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use rfc6455::handshake::{Accept, HandshakeError, Reject};
+    /// use rfc6455::io::{Error, blocking::WebSocket};
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let url = format!("ws://{}/private", listener.local_addr()?);
+    /// let server = std::thread::spawn(move || {
+    ///     let (stream, _) = listener.accept().unwrap();
+    ///     WebSocket::accept_with(stream, |request| {
+    ///         if request.header("Authorization").is_some() {
+    ///             Ok(Accept::new())
+    ///         } else {
+    ///             Err(Reject::new(401).header("WWW-Authenticate", "Bearer"))
+    ///         }
+    ///     })
+    ///     .map(|_| ())
+    /// });
+    ///
+    /// let refused = WebSocket::connect(&url).unwrap_err();
+    /// assert!(matches!(refused, Error::Handshake(HandshakeError::UnexpectedStatus(401))));
+    /// assert!(matches!(server.join().unwrap(), Err(Error::Rejected(401))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn accept_with<F>(stream: S, callback: F) -> Result<Self, Error>
+    where
+        F: FnOnce(&UpgradeRequest) -> Result<Accept, Reject>,
+    {
+        Self::accept_with_config(stream, Config::default(), callback)
+    }
+
+    /// [`accept_with`](Self::accept_with) with a [`Config`].
+    pub fn accept_with_config<F>(mut stream: S, config: Config, callback: F) -> Result<Self, Error>
+    where
+        F: FnOnce(&UpgradeRequest) -> Result<Accept, Reject>,
+    {
+        let mut acceptor = Acceptor::new(config, callback);
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = read_some(&mut stream, &mut buf)?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+            }
+            if let Some(answer) = acceptor.receive(&buf[..n]) {
+                stream.write_all(&answer.bytes)?;
+                stream.flush()?;
+                answer.outcome?;
+                return Ok(Self::with_connection(stream, acceptor.open()));
+            }
+        }
+    }
+
+    /// Runs the client handshake for `request` over a stream already
+    /// connected to [`ClientRequest::host`] (a TCP stream, or a TLS session
+    /// inside one for `wss://`). A refusal is
+    /// [`HandshakeError::UnexpectedStatus`](crate::handshake::HandshakeError::UnexpectedStatus).
+    pub fn client(mut stream: S, request: ClientRequest, config: Config) -> Result<Self, Error> {
+        let mut connector = Connector::new(request, config)?;
+        stream.write_all(connector.request_bytes())?;
+        stream.flush()?;
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = read_some(&mut stream, &mut buf)?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+            }
+            if let Some(connection) = connector.receive(&buf[..n])? {
+                return Ok(Self::with_connection(stream, connection));
+            }
+        }
+    }
+
+    /// Wraps a stream whose opening handshake is already done; `leftover` is
+    /// what was read after the handshake (the peer's first frames).
+    pub fn from_raw(stream: S, role: Role, leftover: &[u8], config: Config) -> Self {
+        Self::with_connection(stream, open(role, config, leftover))
+    }
+
+    fn with_connection(stream: S, connection: Connection) -> Self {
+        WebSocket {
+            stream,
+            connection,
+            buf: Vec::new(),
+            read_buffer_size: DEFAULT_READ_BUFFER,
+            peer_close: None,
+        }
+    }
+
+    /// The next message; `Ok(None)` once the close handshake is over, the
+    /// peer's close frame being in [`peer_close`](Self::peer_close).
+    ///
+    /// Writes the pending answers (pongs, close) first. A protocol error of
+    /// the peer is returned once, as [`Error::Protocol`]; the next call sends
+    /// its close frame and gives `Ok(None)`.
+    pub fn read(&mut self) -> Result<Option<Message>, Error> {
+        loop {
+            // Answers go out even when reading is all the caller does; a
+            // stream that cannot take them now gets them on a later call.
+            match self.write_queued() {
+                Err(e) if is_would_block(&e) => {}
+                other => other?,
+            }
+            match step(self.connection.poll_event(), &mut self.peer_close) {
+                Step::Yield(message) => return message.map(Some),
+                Step::Again => continue,
+                Step::Idle => {}
+            }
+            if self.connection.state() == State::Closed {
+                self.write_queued()?;
+                if self.connection.is_done() {
+                    return Ok(None);
+                }
+                continue;
+            }
+            if self.buf.len() != self.read_buffer_size {
+                self.buf = vec![0; self.read_buffer_size];
+            }
+            match self.stream.read(&mut self.buf) {
+                Ok(0) => self.connection.receive_eof(),
+                Ok(n) => self.connection.receive(&self.buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Queues a message; nothing is written until [`flush`](Self::flush)
+    /// (or any other call that writes).
+    pub fn write(&mut self, message: Message) -> Result<(), Error> {
+        Ok(self.connection.send(message)?)
+    }
+
+    /// Writes every queued byte and flushes the stream.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        Ok(self.write_queued()?)
+    }
+
+    /// Queues a message and writes it: [`write`](Self::write) then
+    /// [`flush`](Self::flush).
+    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.write(message)?;
+        self.flush()
+    }
+
+    /// Sends a ping with a payload of at most 125 bytes. Its pong is not
+    /// reported: [`read`](Self::read) gives messages only.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.connection.ping(payload)?;
+        self.flush()
+    }
+
+    /// Starts the close handshake: the close frame goes after the messages
+    /// already queued. Then call [`read`](Self::read) until it gives
+    /// `Ok(None)`.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.connection.close(code, reason)?;
+        self.flush()
+    }
+
+    /// The peer's close frame, once it arrived (`None` also when it carried
+    /// no status code).
+    pub fn peer_close(&self) -> Option<&CloseFrame> {
+        self.peer_close.as_ref()
+    }
+
+    /// The sans-IO connection inside, for its state and counters.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// Sets how many bytes one read asks the stream for (at least 1).
+    pub fn set_read_buffer_size(&mut self, bytes: usize) {
+        self.read_buffer_size = bytes.max(1);
+    }
+
+    /// The stream.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The stream, to set timeouts or non-blocking mode. Reading or writing
+    /// it directly breaks the framing.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// The stream and the connection, to go on by hand.
+    pub fn into_parts(self) -> (S, Connection) {
+        (self.stream, self.connection)
+    }
+
+    /// Writes what the connection queued, piece by piece (so control frames
+    /// overtake at frame boundaries), then flushes the stream if anything was
+    /// written.
+    fn write_queued(&mut self) -> io::Result<()> {
+        let result = self.write_pieces();
+        if let Err(e) = &result
+            && !is_would_block(e)
+        {
+            transport_failed(&mut self.connection);
+        }
+        result
+    }
+
+    fn write_pieces(&mut self) -> io::Result<()> {
+        let mut wrote = false;
+        loop {
+            let queued = self.connection.transmit();
+            if queued.is_empty() {
+                break;
+            }
+            match self.stream.write(queued) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.connection.advance_transmit(n);
+                    wrote = true;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if wrote {
+            self.stream.flush()?;
+        }
+        Ok(())
+    }
+}
+
+fn read_some<S: Read>(stream: &mut S, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match stream.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
+fn is_would_block(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}

@@ -1,0 +1,438 @@
+//! The tokio adapter (feature `tokio`): a [`WebSocketStream`] over any
+//! `AsyncRead + AsyncWrite + Unpin` stream, and its owned halves
+//! ([`WebSocketStream::into_split`]).
+//!
+//! See [`WebSocketStream`] for the calls, the `Stream` and `Sink` semantics,
+//! and [`ReadHalf`] for what the split halves guarantee.
+
+mod split;
+
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use ::tokio::net::TcpStream;
+use bytes::{Buf, Bytes};
+use futures_core::Stream;
+use futures_sink::Sink;
+
+use crate::handshake::{Accept, ClientRequest, Reject, UpgradeRequest};
+use crate::{CloseCode, CloseFrame, Config, Connection, Message, Role, State};
+
+use super::{Acceptor, Connector, Error, Step, accept_all, open, step, transport_failed};
+
+pub use split::{ReadHalf, WriteHalf};
+
+/// Bytes read from the stream at once, into a buffer on the stack: an idle
+/// stream holds no read buffer.
+const READ_CHUNK: usize = 8 << 10;
+
+/// The default [high-water mark](WebSocketStream::set_high_water_mark) of the
+/// send queue: 128 KiB.
+pub const DEFAULT_HIGH_WATER: usize = 128 << 10;
+
+/// A WebSocket over an async stream: a [`Stream`] of messages and a
+/// [`Sink`] for them.
+///
+/// # Receiving
+///
+/// It is a `Stream<Item = Result<Message, Error>>`; [`recv`](Self::recv) is
+/// the same without the trait. The stream ends (`None`) after the close
+/// handshake; [`peer_close`](Self::peer_close) then holds the peer's close
+/// frame. A protocol error of the peer comes once as `Some(Err(_))`, its
+/// close frame queued; the stream ends on the next poll, once that close is
+/// written. **Pings and the peer's close are answered while receiving**, at
+/// the next frame boundary, without waiting for the application to write.
+///
+/// **`recv` and `next` are cancel-safe**: every byte read is handed to the
+/// sans-IO [`Connection`] in the same poll that reads it, and partial
+/// frames and messages live there, so dropping a `recv` future in a
+/// `select!` loses nothing.
+///
+/// # Sending: the `Sink` semantics
+///
+/// - `start_send` (and [`feed`](Self::feed)) **only queues** the message, as
+///   frames of at most [`Config::send_frame_size`] bytes.
+/// - `poll_ready` is `Pending` while the queued bytes are at or above the
+///   [high-water mark](Self::set_high_water_mark) (128 KiB by default), after
+///   trying to write them: memory stays bounded by the mark plus one message.
+/// - `poll_flush` (and [`flush`](Self::flush)) writes every queued byte, then
+///   flushes the inner stream (a TLS stream needs that second step).
+/// - `poll_close` sends a close with 1000 if none was sent, flushes, and
+///   shuts the stream down once the close handshake is over. To wait for the
+///   peer's close, keep receiving until the stream ends.
+///
+/// [`send`](Self::send) is `feed` then `flush`; [`close`](Self::close)
+/// sends a close with a code and a reason.
+///
+/// # Memory
+///
+/// Reads go through an 8 KiB buffer on the stack; an idle stream holds no
+/// heap memory, only the stream and the [`Connection`].
+///
+/// # Example
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use futures_util::{SinkExt, StreamExt};
+/// use rfc6455::Message;
+/// use rfc6455::io::tokio::WebSocketStream;
+/// use tokio::net::TcpListener;
+///
+/// let listener = TcpListener::bind("127.0.0.1:0").await?;
+/// let url = format!("ws://{}/", listener.local_addr()?);
+/// let server = tokio::spawn(async move {
+///     let (stream, _) = listener.accept().await?;
+///     let mut ws = WebSocketStream::accept(stream).await?;
+///     while let Some(message) = ws.next().await {
+///         ws.send(message?).await?; // echo
+///     }
+///     Ok::<_, rfc6455::io::Error>(())
+/// });
+///
+/// let mut ws = WebSocketStream::connect(&url).await?;
+/// ws.send(Message::text("hello")).await?;
+/// assert_eq!(ws.recv().await.transpose()?, Some(Message::text("hello")));
+/// ws.close(rfc6455::CloseCode::Normal, "bye").await?;
+/// assert!(ws.recv().await.is_none()); // the server answered the close
+/// server.await??;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct WebSocketStream<S> {
+    io: S,
+    connection: Connection,
+    /// A piece taken from the connection and not yet wholly written: at
+    /// most one frame, or the queued control frames.
+    in_flight: Bytes,
+    /// Bytes were written since the stream was last flushed.
+    unflushed: bool,
+    high_water: usize,
+    peer_close: Option<CloseFrame>,
+}
+
+impl WebSocketStream<TcpStream> {
+    /// Connects to a `ws://` URL and runs the client handshake, with the
+    /// default [`Config`].
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        Self::connect_with(ClientRequest::new(url)?, Config::default()).await
+    }
+
+    /// Connects for `request` (URL, protocols, headers) and runs the client
+    /// handshake. `TCP_NODELAY` is set: frames are written whole.
+    pub async fn connect_with(request: ClientRequest, config: Config) -> Result<Self, Error> {
+        let stream = TcpStream::connect((request.host(), request.port())).await?;
+        stream.set_nodelay(true)?;
+        Self::client(stream, request, config).await
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
+    /// Runs the server handshake and accepts any WebSocket request. A request
+    /// that breaks a rule gets its HTTP error, a plain HTTP request gets 426;
+    /// both are returned as errors.
+    pub async fn accept(stream: S) -> Result<Self, Error> {
+        Self::accept_with_config(stream, Config::default(), accept_all).await
+    }
+
+    /// Runs the server handshake and lets `callback` decide: it sees the
+    /// request (path, query, headers, offered protocols) and returns the
+    /// [`Accept`] to answer with, or a [`Reject`] with any HTTP status, sent
+    /// and returned as [`Error::Rejected`].
+    pub async fn accept_with<F>(stream: S, callback: F) -> Result<Self, Error>
+    where
+        F: FnOnce(&UpgradeRequest) -> Result<Accept, Reject>,
+    {
+        Self::accept_with_config(stream, Config::default(), callback).await
+    }
+
+    /// [`accept_with`](Self::accept_with) with a [`Config`].
+    pub async fn accept_with_config<F>(
+        mut stream: S,
+        config: Config,
+        callback: F,
+    ) -> Result<Self, Error>
+    where
+        F: FnOnce(&UpgradeRequest) -> Result<Accept, Reject>,
+    {
+        let mut acceptor = Acceptor::new(config, callback);
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+            }
+            if let Some(answer) = acceptor.receive(&buf[..n]) {
+                stream.write_all(&answer.bytes).await?;
+                stream.flush().await?;
+                answer.outcome?;
+                return Ok(Self::with_connection(stream, acceptor.open()));
+            }
+        }
+    }
+
+    /// Runs the client handshake for `request` over a stream already
+    /// connected to [`ClientRequest::host`] (TCP, or TLS inside it for
+    /// `wss://`). A refusal is
+    /// [`HandshakeError::UnexpectedStatus`](crate::handshake::HandshakeError::UnexpectedStatus).
+    pub async fn client(
+        mut stream: S,
+        request: ClientRequest,
+        config: Config,
+    ) -> Result<Self, Error> {
+        let mut connector = Connector::new(request, config)?;
+        stream.write_all(connector.request_bytes()).await?;
+        stream.flush().await?;
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+            }
+            if let Some(connection) = connector.receive(&buf[..n])? {
+                return Ok(Self::with_connection(stream, connection));
+            }
+        }
+    }
+
+    /// Wraps a stream whose opening handshake was done elsewhere (an HTTP
+    /// server's upgrade); `leftover` is what was read after the handshake.
+    pub fn from_raw(io: S, role: Role, leftover: &[u8], config: Config) -> Self {
+        Self::with_connection(io, open(role, config, leftover))
+    }
+
+    fn with_connection(io: S, connection: Connection) -> Self {
+        WebSocketStream {
+            io,
+            connection,
+            in_flight: Bytes::new(),
+            unflushed: false,
+            high_water: DEFAULT_HIGH_WATER,
+            peer_close: None,
+        }
+    }
+
+    /// The next message, or `None` after the close handshake: the same as
+    /// `StreamExt::next`, without the trait. Cancel-safe.
+    pub async fn recv(&mut self) -> Option<Result<Message, Error>> {
+        poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// Queues a message, first waiting while the queue is above the
+    /// high-water mark: `SinkExt::feed`.
+    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
+        poll_fn(|cx| Pin::new(&mut *self).poll_ready(cx)).await?;
+        Pin::new(&mut *self).start_send(message)
+    }
+
+    /// Writes every queued byte and flushes the stream: `SinkExt::flush`.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| Pin::new(&mut *self).poll_flush(cx)).await
+    }
+
+    /// [`feed`](Self::feed) then [`flush`](Self::flush).
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.feed(message).await?;
+        self.flush().await
+    }
+
+    /// Sends a ping of at most 125 bytes; it goes ahead of queued data
+    /// frames. Its pong is not reported.
+    pub async fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.connection.ping(payload)?;
+        self.flush().await
+    }
+
+    /// Starts the close handshake: the close goes after the messages already
+    /// queued. Keep receiving until the stream ends to get the peer's close.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.connection.close(code, reason)?;
+        self.flush().await
+    }
+
+    /// Sets the high-water mark of the send queue, in bytes: `poll_ready`
+    /// waits while this much or more is queued.
+    pub fn set_high_water_mark(&mut self, bytes: usize) {
+        self.high_water = bytes;
+    }
+
+    /// The peer's close frame, once it arrived (`None` also when it carried
+    /// no code).
+    pub fn peer_close(&self) -> Option<&CloseFrame> {
+        self.peer_close.as_ref()
+    }
+
+    /// Bytes queued and not yet written to the stream, the browser API's
+    /// `bufferedAmount`: what the connection holds plus the piece being
+    /// written.
+    pub fn buffered_amount(&self) -> usize {
+        self.connection.buffered_amount() + self.in_flight.len()
+    }
+
+    /// The sans-IO connection inside, for its state and counters.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// The stream.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+
+    /// The stream; reading or writing it directly breaks the framing.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.io
+    }
+
+    /// Splits into a reading and a writing half that can live in different
+    /// tasks; see [`ReadHalf`] for what they guarantee.
+    pub fn into_split(self) -> (ReadHalf<S>, WriteHalf<S>) {
+        split::split(self)
+    }
+
+    /// Writes what is queued (everything), then flushes the stream. A
+    /// failed stream drops the output and ends the connection.
+    fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let connection = &mut self.connection;
+        let result = ready!(poll_write_pieces(
+            Pin::new(&mut self.io),
+            cx,
+            &mut self.in_flight,
+            &mut self.unflushed,
+            || connection.poll_transmit(),
+        ));
+        if result.is_err() {
+            self.in_flight = Bytes::new();
+            transport_failed(&mut self.connection);
+        }
+        Poll::Ready(result)
+    }
+}
+
+/// Writes `in_flight`, then each piece `next` gives, until it gives none;
+/// then flushes the stream if anything was written. Pieces end at frame
+/// boundaries, so control frames overtake between them.
+fn poll_write_pieces<W: AsyncWrite + ?Sized>(
+    mut io: Pin<&mut W>,
+    cx: &mut Context<'_>,
+    in_flight: &mut Bytes,
+    unflushed: &mut bool,
+    mut next: impl FnMut() -> Option<Bytes>,
+) -> Poll<io::Result<()>> {
+    loop {
+        if in_flight.is_empty() {
+            match next() {
+                Some(piece) => *in_flight = piece,
+                None => break,
+            }
+        }
+        let n = ready!(io.as_mut().poll_write(cx, in_flight))?;
+        if n == 0 {
+            return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+        }
+        in_flight.advance(n);
+        if in_flight.is_empty() {
+            // Let go of the frame's allocation now, not at the next piece.
+            *in_flight = Bytes::new();
+        }
+        *unflushed = true;
+    }
+    if *unflushed {
+        ready!(io.poll_flush(cx))?;
+        *unflushed = false;
+    }
+    Poll::Ready(Ok(()))
+}
+
+/// Reads once into a stack buffer; gives the bytes to `feed` (empty for end
+/// of stream) in the same poll, so nothing read is ever held across polls.
+fn poll_read_once<R: AsyncRead + ?Sized>(
+    io: Pin<&mut R>,
+    cx: &mut Context<'_>,
+    feed: impl FnOnce(&[u8]),
+) -> Poll<io::Result<()>> {
+    let mut buf = [0u8; READ_CHUNK];
+    let mut read = ReadBuf::new(&mut buf);
+    ready!(io.poll_read(cx, &mut read))?;
+    feed(read.filled());
+    Poll::Ready(Ok(()))
+}
+
+/// Feeds bytes read, or the end of stream, to a connection.
+fn feed(connection: &mut Connection, bytes: &[u8]) {
+    if bytes.is_empty() {
+        connection.receive_eof();
+    } else {
+        connection.receive(bytes);
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            // Answers go out while receiving; a stream that cannot take
+            // them now wakes this task when it can.
+            if let Poll::Ready(Err(e)) = this.poll_drive(cx) {
+                return Poll::Ready(Some(Err(e.into())));
+            }
+            match step(this.connection.poll_event(), &mut this.peer_close) {
+                Step::Yield(message) => return Poll::Ready(Some(message)),
+                Step::Again => continue,
+                Step::Idle => {}
+            }
+            if this.connection.state() == State::Closed {
+                // The last close goes out before the stream ends.
+                if let Err(e) = ready!(this.poll_drive(cx)) {
+                    return Poll::Ready(Some(Err(e.into())));
+                }
+                return Poll::Ready(None);
+            }
+            let connection = &mut this.connection;
+            if let Err(e) = ready!(poll_read_once(Pin::new(&mut this.io), cx, |bytes| {
+                feed(connection, bytes)
+            })) {
+                return Poll::Ready(Some(Err(e.into())));
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        if this.buffered_amount() < this.high_water {
+            return Poll::Ready(Ok(()));
+        }
+        ready!(this.poll_drive(cx))?;
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
+        Ok(self.get_mut().connection.send(message)?)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Poll::Ready(Ok(ready!(self.get_mut().poll_drive(cx))?))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        if this.connection.state() == State::Open {
+            this.connection.close(CloseCode::Normal, "")?;
+        }
+        ready!(this.poll_drive(cx))?;
+        if this.connection.is_done() {
+            ready!(Pin::new(&mut this.io).poll_shutdown(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
