@@ -15,6 +15,7 @@
 //! | [`message`] | [`Message`], reassembly, incremental UTF-8, size limits | 5.4, 5.6, 8.1 |
 //! | [`connection`] | [`Connection`]: the sans-IO state machine, both roles | 5 to 7 |
 //! | [`handshake`] | the opening handshake, both roles, apart from the rest | 4 |
+//! | [`time`] | [`Timestamp`](time::Timestamp): the time the caller passes to the timers | |
 //!
 //! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
 #![forbid(unsafe_op_in_unsafe_fn)]
@@ -26,6 +27,7 @@ pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod message;
+pub mod time;
 
 pub use close::{CloseCode, CloseFrame};
 pub use connection::{Config, Connection, Event, ProtocolError, Role, SendError, State};

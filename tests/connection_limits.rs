@@ -87,6 +87,8 @@ fn a_million_empty_fragments_cost_no_memory() {
 #[test]
 fn an_idle_connection_is_small() {
     // No heap memory until bytes arrive or are queued; the struct itself:
+    // 304 bytes before the timers, then 48 for their three durations in the
+    // config and 72 for their clock (four instants and two flags).
     let size = std::mem::size_of::<Connection>();
-    assert!(size <= 320, "Connection is {size} bytes");
+    assert!(size <= 432, "Connection is {size} bytes");
 }
