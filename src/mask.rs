@@ -143,9 +143,9 @@ const SMALL: usize = 128;
 /// - AMD EPYC (Zen 4) with AVX-512 (2026-11-29), each path forced by the
 ///   `paths` bench of `benches/compare` in turns over one buffer, ratio to
 ///   the limit for SSE2, AVX2, AVX-512, median of 3 runs (7 at 16 MiB), aligned then
-///   unaligned: 64 KiB 0.50, 0.97, 1.00 and 0.75, 1.48, 1.47; 1 MiB 0.62,
-///   0.99, 0.99 and 0.81, 1.34, 1.30; 16 MiB 0.83, 0.98, 0.96 and 0.96,
-///   1.16, 1.14 (16 MiB swings by 0.2 from run to run on a shared bus).
+///   unaligned: 64 KiB 0.50, 0.98, 1.00 and 0.75, 1.47, 1.47; 1 MiB 0.60,
+///   0.99, 0.97 and 0.81, 1.32, 1.29; 16 MiB 0.84, 0.96, 0.96 and 0.98,
+///   1.19, 1.17 (16 MiB swings by 0.2 from run to run on a shared bus).
 /// - AMD EPYC with AVX2 only (issue 14): SSE2 from 64 KiB, the old choice,
 ///   ran at 0.56 to 0.72 of the limit.
 ///
@@ -337,17 +337,24 @@ macro_rules! vector_masker {
             let len = buf.len();
             debug_assert!(len >= W);
             let ptr = buf.as_mut_ptr();
-            // SAFETY: `len >= W`, so `[0, W)` and `[len - W, len)` are in
-            // `buf`; the loads are unaligned ones.
-            let (head, tail) = unsafe {
-                (
-                    $loadu(ptr.cast_const().cast()),
-                    $loadu(ptr.add(len - W).cast_const().cast()),
-                )
-            };
             // The first aligned offset, in 0..W: the head covers [0, i).
             let mut i = (W - ptr.addr() % W) % W;
+            // Whether the aligned vectors leave bytes at either end.
             let head_needed = i != 0;
+            let tail_needed = (len - i) % W != 0;
+            // SAFETY (both loads): `len >= W`, so `[0, W)` and
+            // `[len - W, len)` are in `buf`; the loads are unaligned ones.
+            let head = if head_needed {
+                Some(unsafe { $loadu(ptr.cast_const().cast()) })
+            } else {
+                None
+            };
+            let tail = if tail_needed {
+                // SAFETY: as above.
+                Some(unsafe { $loadu(ptr.add(len - W).cast_const().cast()) })
+            } else {
+                None
+            };
             let pattern = {
                 let $k = pattern_at(key, i);
                 $splat
@@ -378,24 +385,23 @@ macro_rules! vector_masker {
                 i += W;
             }
             // The aligned vectors end past `len - W`, so the tail covers the
-            // rest.
-            let head_pattern = {
-                let $k = pattern_at(key, 0);
-                $splat
-            };
-            let tail_pattern = {
-                let $k = pattern_at(key, len - W);
-                $splat
-            };
-            // Where the buffer starts or ends on a vector boundary, the
+            // rest. Where the buffer starts or ends on a vector boundary, the
             // aligned stores covered it: storing the same bytes again would
             // cost a store per call (an aligned 1 KiB buffer: 34 stores
             // instead of 32).
-            if head_needed {
+            if let Some(head) = head {
+                let head_pattern = {
+                    let $k = pattern_at(key, 0);
+                    $splat
+                };
                 // SAFETY: the same range as the head's load above.
                 unsafe { $storeu(ptr.cast(), $xor(head, head_pattern)) };
             }
-            if i < len {
+            if let Some(tail) = tail {
+                let tail_pattern = {
+                    let $k = pattern_at(key, len - W);
+                    $splat
+                };
                 // SAFETY: the same range as the tail's load above.
                 unsafe { $storeu(ptr.add(len - W).cast(), $xor(tail, tail_pattern)) };
             }
