@@ -3,12 +3,20 @@
 //!
 //! See [`Connection`] for how to drive it.
 
+use core::time::Duration;
+use std::time::Instant;
+
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::close::{CloseCode, CloseError, CloseFrame};
 use crate::frame::{FrameError, FrameHeader, HeaderStatus, MAX_HEADER_LEN, OpCode, Rsv};
 use crate::mask::{Masker, apply_mask};
 use crate::message::{Assembler, DataKind, Message, MessageError, Utf8Validator};
+use crate::time::Timestamp;
+
+mod timers;
+
+use timers::Timers;
 
 /// Which end of the connection this is. Clients mask every frame they send;
 /// servers never do (section 5.1).
@@ -49,6 +57,18 @@ pub struct Config {
     /// behind the whole message (section 5.4 lets control frames go between
     /// fragments). Default: 64 KiB; 0 is taken as 1.
     pub send_frame_size: usize,
+    /// Queue a ping after this long with no byte received, and again after
+    /// each further interval of silence. Default: off; zero is off too. See
+    /// [the timers](Connection#timers) for the values to use.
+    pub keepalive_interval: Option<Duration>,
+    /// Fail the connection with [`ProtocolError::IdleTimeout`] when no byte
+    /// at all arrives for this long; a pong answering our ping counts, as
+    /// does any other byte. Default: off.
+    pub idle_timeout: Option<Duration>,
+    /// After this end sent its close frame, give up waiting for the peer's
+    /// with [`ProtocolError::CloseTimeout`] after this long (section 7.1.1).
+    /// Default: off.
+    pub close_timeout: Option<Duration>,
 }
 
 impl Config {
@@ -77,6 +97,9 @@ impl Default for Config {
             max_frame_size: 16 << 20,
             max_message_size: 64 << 20,
             send_frame_size: 64 << 10,
+            keepalive_interval: None,
+            idle_timeout: None,
+            close_timeout: None,
         }
     }
 }
@@ -111,11 +134,14 @@ pub enum Event {
     Close(Option<CloseFrame>),
 }
 
-/// The peer broke a rule, or the stream ended without a close handshake.
+/// The peer broke a rule, the stream ended without a close handshake, or a
+/// timer expired.
 ///
 /// Each variant knows its [`close_code`](Self::close_code); when
 /// [`Connection::poll_event`] returns one, the close frame with that code is
-/// already queued as the last bytes to send (except for 1006, never sent).
+/// already queued as the last bytes to send (except for 1006, never sent:
+/// after the end of the stream or a timeout nothing more is sent, and
+/// [`Connection::is_done`] is true at once).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProtocolError {
@@ -145,11 +171,21 @@ pub enum ProtocolError {
     /// The stream ended before the close handshake did (section 7.1.5).
     #[error("the connection ended without a close handshake")]
     AbnormalClosure,
+    /// Nothing arrived for [`Config::idle_timeout`]: the peer or the path
+    /// to it is presumed dead. 1006, never sent; queued bytes are dropped.
+    #[error("no byte arrived within the idle timeout")]
+    IdleTimeout,
+    /// The peer did not answer this end's close frame within
+    /// [`Config::close_timeout`] (section 7.1.1). 1006, never sent; queued
+    /// bytes are dropped.
+    #[error("the peer did not answer the close frame within the close timeout")]
+    CloseTimeout,
 }
 
 impl ProtocolError {
     /// The close code of this error: 1002 for protocol violations, 1007 for
-    /// invalid UTF-8, 1009 for size limits, 1006 for an abrupt end.
+    /// invalid UTF-8, 1009 for size limits, 1006 for an abrupt end or a
+    /// timeout.
     pub fn close_code(&self) -> CloseCode {
         match self {
             ProtocolError::Frame(e) => e.close_code(),
@@ -157,7 +193,9 @@ impl ProtocolError {
             ProtocolError::Close(e) => e.close_code(),
             ProtocolError::UnmaskedFrame | ProtocolError::MaskedFrame => CloseCode::ProtocolError,
             ProtocolError::FrameTooBig { .. } => CloseCode::MessageTooBig,
-            ProtocolError::AbnormalClosure => CloseCode::AbnormalClosure,
+            ProtocolError::AbnormalClosure
+            | ProtocolError::IdleTimeout
+            | ProtocolError::CloseTimeout => CloseCode::AbnormalClosure,
         }
     }
 }
@@ -242,11 +280,15 @@ impl KeySource {
 /// The methods come in four kinds, used in this order:
 ///
 /// 1. **Input**: [`receive`](Self::receive) the bytes read from the transport
-///    (starting with the bytes left over after the handshake), and
-///    [`receive_eof`](Self::receive_eof) when it ends.
+///    (starting with the bytes left over after the handshake), or
+///    [`receive_at`](Self::receive_at) with the time they arrived when timers
+///    are on; [`receive_eof`](Self::receive_eof) when it ends; and
+///    [`handle_timeout`](Self::handle_timeout) when the deadline of
+///    [`poll_timeout`](Self::poll_timeout) is reached.
 /// 2. **Events**: call [`poll_event`](Self::poll_event) until it returns
 ///    `Ok(None)` (it needs more bytes). `Err` means the peer broke a rule: the
 ///    close frame is queued and the connection is closed; it is returned once.
+///    A timer's `Err` sends nothing: close the transport.
 /// 3. **Commands**: [`send`](Self::send), [`send_fragment`](Self::send_fragment),
 ///    [`ping`](Self::ping), [`pong`](Self::pong), [`close`](Self::close). They
 ///    queue bytes and fail only for the caller's mistakes ([`SendError`]).
@@ -255,7 +297,8 @@ impl KeySource {
 ///    repeat until it is empty (or [`take_transmit`](Self::take_transmit)
 ///    all of it, or [`poll_transmit`](Self::poll_transmit) one piece at a
 ///    time, ending at frame boundaries). When [`is_done`](Self::is_done),
-///    close the transport.
+///    close the transport. Then set the one
+///    timer to [`poll_timeout`](Self::poll_timeout).
 ///
 /// # Policy
 ///
@@ -279,12 +322,49 @@ impl KeySource {
 /// - **Limits** ([`Config`]): frames over 16 MiB and messages over 64 MiB
 ///   fail the connection with 1009 when their header arrives, before
 ///   anything is buffered.
+/// - **Timers are off by default**; see below.
+///
+/// # Timers
+///
+/// Three timers, each off unless set in [`Config`], and a clock the caller
+/// supplies (the crate never reads one; the time type is any
+/// [`Timestamp`], [`Instant`] by default):
+///
+/// - [`keepalive_interval`](Config::keepalive_interval): after this long
+///   with no byte received, an empty ping is queued (its pong is reported
+///   as [`Event::Pong`]), and again after each further interval of silence.
+///   Only while [`State::Open`].
+/// - [`idle_timeout`](Config::idle_timeout): after this long with no byte
+///   received, the connection fails with [`ProtocolError::IdleTimeout`].
+/// - [`close_timeout`](Config::close_timeout): after this end's close frame,
+///   this long without the peer's fails the connection with
+///   [`ProtocolError::CloseTimeout`] (section 7.1.1).
+///
+/// **Both timeouts are 1006, reported and never sent.** A peer silent past
+/// the idle timeout, or one that does not answer a close, is presumed gone:
+/// a close frame would most likely never be read, and writing it could
+/// block on a peer that stopped reading. So nothing more is sent, queued
+/// bytes are dropped, and [`is_done`] is true when the error is returned:
+/// close the transport at once. (1001 and 1011 would tell a live peer
+/// something untrue: this end is neither going away nor broken.)
+///
+/// The connection learns the time from [`receive_at`](Self::receive_at)
+/// and [`handle_timeout`](Self::handle_timeout); **timers count from the
+/// first time it is given**, so call `handle_timeout(now)` once when the
+/// connection opens. Bytes given to [`receive`](Self::receive), which has
+/// no time, count as arriving at the next time given; `poll_timeout` then
+/// returns that time at once, to ask for it. The same holds for a close
+/// sent with [`close`](Self::close).
+///
+/// The values to start from, and why: see
+/// [`poll_timeout`](Self::poll_timeout).
 ///
 /// # Memory
 ///
 /// An idle connection holds no heap memory: the receive, message and send
 /// buffers start empty and grow with what arrives or is queued, so it costs
-/// its own size, at most 320 bytes on 64-bit targets. While a frame arrives,
+/// its own size, about 440 bytes on 64-bit targets (120 of them the timers'
+/// durations and clock). While a frame arrives,
 /// the receive buffer holds at most that frame (its header is checked
 /// against the limits first). A received
 /// unfragmented payload is handed out as a [`Bytes`] split from the receive
@@ -308,7 +388,7 @@ impl KeySource {
 ///
 /// [`is_done`]: Self::is_done
 #[derive(Debug)]
-pub struct Connection {
+pub struct Connection<T: Timestamp = Instant> {
     role: Role,
     config: Config,
     /// Extension-claimed RSV bits; none until an extension is negotiated.
@@ -342,11 +422,33 @@ pub struct Connection {
     /// The connection failed or the stream ended: nothing more is read.
     stopped: bool,
     eof: bool,
+    /// The keepalive, idle and close timers.
+    timers: Timers<T>,
 }
 
 impl Connection {
-    /// A connection in the open state, as after a successful handshake.
+    /// A connection in the open state, as after a successful handshake,
+    /// whose timers take [`Instant`]s.
     pub fn new(role: Role, config: Config) -> Self {
+        Self::with_timestamp(role, config)
+    }
+}
+
+impl<T: Timestamp> Connection<T> {
+    /// A connection in the open state whose timers take another time type,
+    /// such as a [`Duration`] since an origin of the caller's choosing
+    /// (see [`Timestamp`]).
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use rfc6455::{Config, Connection, Role};
+    ///
+    /// let config = Config::default().idle_timeout(Duration::from_secs(60));
+    /// let mut server = Connection::<Duration>::with_timestamp(Role::Server, config);
+    /// server.handle_timeout(Duration::from_millis(1_000)); // ticks since boot
+    /// assert_eq!(server.poll_timeout(), Some(Duration::from_millis(61_000)));
+    /// ```
+    pub fn with_timestamp(role: Role, config: Config) -> Self {
         Connection {
             role,
             config,
@@ -366,6 +468,7 @@ impl Connection {
             close_received: false,
             stopped: false,
             eof: false,
+            timers: Timers::new(),
         }
     }
 
@@ -414,9 +517,16 @@ impl Connection {
     /// Takes bytes read from the transport. Call [`poll_event`](Self::poll_event)
     /// after each call: bytes are parsed there. Bytes that arrive after the
     /// peer's close or after a failure are dropped.
+    ///
+    /// With timers on, prefer [`receive_at`](Self::receive_at): bytes given
+    /// here count for the idle and keepalive timers as arriving at the next
+    /// time the connection is given.
     pub fn receive(&mut self, bytes: &[u8]) {
         if self.close_received || self.stopped {
             return;
+        }
+        if !bytes.is_empty() {
+            self.timers.bytes_without_time();
         }
         self.recv.extend_from_slice(bytes);
     }
@@ -431,6 +541,9 @@ impl Connection {
     /// The next event, `Ok(None)` when more bytes are needed, or the peer's
     /// protocol error (returned once; the connection is then closed).
     pub fn poll_event(&mut self) -> Result<Option<Event>, ProtocolError> {
+        if let Some(expired) = self.timers.take_expired() {
+            return Err(expired.error());
+        }
         if self.stopped || self.close_received {
             return Ok(None);
         }
@@ -788,6 +901,15 @@ impl Connection {
         } else {
             None
         }
+    }
+
+    /// Drops every queued byte: the transport is to be closed without
+    /// writing them (a timeout).
+    fn discard_output(&mut self) {
+        self.data = BytesMut::new();
+        self.control = BytesMut::new();
+        self.in_frame = 0;
+        self.pong_at = None;
     }
 
     // ---- framing of what we send ----

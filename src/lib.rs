@@ -15,6 +15,7 @@
 //! | [`message`] | [`Message`], reassembly, incremental UTF-8, size limits | 5.4, 5.6, 8.1 |
 //! | [`connection`] | [`Connection`]: the sans-IO state machine, both roles | 5 to 7 |
 //! | [`handshake`] | the opening handshake, both roles, apart from the rest | 4 |
+//! | [`time`] | [`Timestamp`](time::Timestamp): the time the caller passes to the timers | |
 //! | `io` | the adapters: blocking `std::io` (feature `std`, default) and tokio (feature `tokio`) | |
 //!
 //! The core (every module but `io`) does no I/O; `io` drives it over
@@ -32,6 +33,7 @@ pub mod handshake;
 pub mod io;
 pub mod mask;
 pub mod message;
+pub mod time;
 
 pub use close::{CloseCode, CloseFrame};
 pub use connection::{Config, Connection, Event, ProtocolError, Role, SendError, State};

@@ -11,9 +11,9 @@
 //!   no call, so a chat or control frame pays no set-up;
 //! - from 128 bytes, on x86_64, the widest unit the CPU reports at run time
 //!   (`is_x86_feature_detected!`): AVX-512 (F and BW), whose byte masks take
-//!   the partial first and last cache lines without a scalar loop, else AVX2.
-//!   Past 64 KiB, where the loop is bound by the caches' bandwidth, 16-byte
-//!   vectors were as fast or faster (see `LARGE`);
+//!   the partial first and last cache lines without a scalar loop, else AVX2,
+//!   else SSE2. From 1 MiB, past the L2 cache, AVX2 even where AVX-512 is
+//!   there (see `LARGE` for the figures of both kinds of machine);
 //! - the AVX2, SSE2 and NEON loops align their stores and cover the ends with
 //!   one overlapping unaligned vector each.
 //!
@@ -132,13 +132,29 @@ impl Masker {
 /// loops; below it, to straight-line code inlined at the call site.
 const SMALL: usize = 128;
 
-/// From this length up, x86_64 goes back to 16-byte vectors. Past the L1
-/// cache the loop is bound by the caches' bandwidth, where a Xeon with
-/// AVX-512 streamed faster with 16-byte stores than with 32- or 64-byte ones
-/// (16 MiB: 27.0 GiB/s against 26.8 and 24.7; 1 MiB: 61 against 59 and 57),
-/// while AVX-512 is ahead by 2x where the buffer fits L1 (32 KiB: 205
-/// against 90).
-const LARGE: usize = 64 * 1024;
+/// From this length up, x86_64 takes 32-byte vectors (AVX2) even where it
+/// has AVX-512; below it, the widest unit. The figures behind it:
+///
+/// - Intel Xeon with AVX-512 (2026-11-25, when `LARGE` sent 64 KiB and up
+///   to SSE2; `benches/RESULTS.md`), GiB/s for SSE2, AVX2, AVX-512:
+///   1 MiB 61, 59, 57; 16 MiB 27.0, 26.8, 24.7; 32 KiB AVX-512 205 against
+///   AVX2 90. At 64 KiB the SSE2 path ran at the limit and the AVX-512
+///   masker of tokio-websockets 3% below it.
+/// - AMD EPYC (Zen 4) with AVX-512 (2026-11-29), each path forced by the
+///   `paths` bench of `benches/compare` in turns over one buffer, ratio to
+///   the limit for SSE2, AVX2, AVX-512, median of 3 runs (7 at 16 MiB), aligned then
+///   unaligned: 64 KiB 0.50, 0.98, 1.00 and 0.75, 1.47, 1.47; 1 MiB 0.60,
+///   0.99, 0.97 and 0.81, 1.32, 1.29; 16 MiB 0.84, 0.96, 0.96 and 0.98,
+///   1.19, 1.17 (16 MiB swings by 0.2 from run to run on a shared bus).
+/// - AMD EPYC with AVX2 only (issue 14): SSE2 from 64 KiB, the old choice,
+///   ran at 0.56 to 0.72 of the limit.
+///
+/// So from 1 MiB, past L2, where the loop is bound by bandwidth, AVX2 is
+/// ahead of AVX-512 on the Xeon (which clocks down for 512-bit work) and
+/// level with it on Zen 4; below, AVX-512 is level or ahead on both. SSE2
+/// is used only without AVX2: it never won by more than 3% and loses half
+/// on AMD.
+const LARGE: usize = 1 << 20;
 
 #[inline]
 fn dispatch(buf: &mut [u8], key: [u8; 4]) {
@@ -161,7 +177,7 @@ fn dispatch(buf: &mut [u8], key: [u8; 4]) {
             // callee is compiled for beyond the baseline.
             return unsafe { x86::mask_avx512(buf, key) };
         }
-        if len < LARGE && std::arch::is_x86_feature_detected!("avx2") {
+        if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU reports AVX2, the only feature the callee is
             // compiled for beyond the baseline; `len >= 32`, its width.
             return unsafe { x86::mask_avx2(buf, key) };
@@ -185,6 +201,99 @@ fn dispatch(buf: &mut [u8], key: [u8; 4]) {
     mask_portable(buf, key)
 }
 
+/// A vector path of x86_64, for benches and tests that force one instead of
+/// the run-time choice of [`apply_mask`]. Not part of the stable API.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    /// 16-byte vectors, the x86_64 baseline.
+    Sse2,
+    /// 32-byte vectors.
+    Avx2,
+    /// 64-byte vectors with byte masks (AVX-512F and BW).
+    Avx512,
+}
+
+#[doc(hidden)]
+impl Path {
+    /// Every path, narrowest first.
+    pub const ALL: [Path; 3] = [Path::Sse2, Path::Avx2, Path::Avx512];
+
+    /// The path's name: `sse2`, `avx2`, `avx512`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Path::Sse2 => "sse2",
+            Path::Avx2 => "avx2",
+            Path::Avx512 => "avx512",
+        }
+    }
+
+    /// Whether this build and CPU can run the path.
+    pub fn is_available(self) -> bool {
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        {
+            match self {
+                Path::Sse2 => true,
+                Path::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+                Path::Avx512 => {
+                    std::arch::is_x86_feature_detected!("avx512f")
+                        && std::arch::is_x86_feature_detected!("avx512bw")
+                }
+            }
+        }
+        #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+        {
+            let _ = self;
+            false
+        }
+    }
+}
+
+/// Masks `buf` with `path` whatever its length (below the path's vector
+/// width, with the short path), as if it started at payload offset 0.
+/// Returns `false`, and leaves `buf` alone, where the path is not
+/// available. For benches that measure each path; not part of the stable
+/// API.
+#[doc(hidden)]
+pub fn apply_mask_with(path: Path, buf: &mut [u8], key: [u8; 4]) -> bool {
+    if !path.is_available() {
+        return false;
+    }
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        let len = buf.len();
+        match path {
+            Path::Sse2 if len >= 16 => {
+                // SAFETY: SSE2 is part of this build's baseline; `len >= 16`,
+                // the callee's width.
+                unsafe { x86::mask_sse2(buf, key) }
+            }
+            Path::Avx2 if len >= 32 => {
+                // SAFETY: `is_available` detected AVX2; `len >= 32`, the
+                // callee's width.
+                unsafe { x86::mask_avx2(buf, key) }
+            }
+            Path::Avx512 => {
+                // SAFETY: `is_available` detected AVX-512F and BW; the
+                // callee takes any length.
+                unsafe { x86::mask_avx512(buf, key) }
+            }
+            _ => mask_under_width(buf, key),
+        }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+    let _ = (buf, key);
+    true
+}
+
+/// A forced path under its vector width: 16-byte vectors, then the short
+/// path.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+fn mask_under_width(buf: &mut [u8], key: [u8; 4]) {
+    // SAFETY: SSE2 is part of this build's baseline.
+    unsafe { x86::mask_sse2_small(buf, key) }
+}
+
 /// The 32-bit pattern that masks a run of bytes starting `offset` bytes
 /// after a byte masked with `key[0]`.
 #[inline(always)]
@@ -199,10 +308,11 @@ fn pattern_at(key: [u8; 4], offset: usize) -> u32 {
 ///    before anything is written;
 /// 2. the vectors in between are XORed at aligned addresses, four per
 ///    iteration, so no store splits a cache line whatever the start;
-/// 3. the first and last vectors are XORed and stored last. They overlap the
-///    aligned ones, but every value stored was computed from the original
-///    bytes with the key at that position, so the overlap is written twice
-///    with the same bytes.
+/// 3. the first and last vectors are XORed and stored last, unless the
+///    aligned stores covered them (a start or an end on a vector boundary).
+///    They overlap the aligned ones, but every value stored was computed from
+///    the original bytes with the key at that position, so the overlap is
+///    written twice with the same bytes.
 ///
 /// No byte loop and no scalar tail.
 macro_rules! vector_masker {
@@ -227,16 +337,24 @@ macro_rules! vector_masker {
             let len = buf.len();
             debug_assert!(len >= W);
             let ptr = buf.as_mut_ptr();
-            // SAFETY: `len >= W`, so `[0, W)` and `[len - W, len)` are in
-            // `buf`; the loads are unaligned ones.
-            let (head, tail) = unsafe {
-                (
-                    $loadu(ptr.cast_const().cast()),
-                    $loadu(ptr.add(len - W).cast_const().cast()),
-                )
+            // The first aligned offset, in 0..W: the head covers [0, i).
+            let mut i = (W - ptr.addr() % W) % W;
+            // Whether the aligned vectors leave bytes at either end.
+            let head_needed = i != 0;
+            let tail_needed = (len - i) % W != 0;
+            // SAFETY (both loads): `len >= W`, so `[0, W)` and
+            // `[len - W, len)` are in `buf`; the loads are unaligned ones.
+            let head = if head_needed {
+                Some(unsafe { $loadu(ptr.cast_const().cast()) })
+            } else {
+                None
             };
-            // The first aligned offset, in 1..=W: the head covers [0, i).
-            let mut i = W - ptr.addr() % W;
+            let tail = if tail_needed {
+                // SAFETY: as above.
+                Some(unsafe { $loadu(ptr.add(len - W).cast_const().cast()) })
+            } else {
+                None
+            };
             let pattern = {
                 let $k = pattern_at(key, i);
                 $splat
@@ -267,19 +385,25 @@ macro_rules! vector_masker {
                 i += W;
             }
             // The aligned vectors end past `len - W`, so the tail covers the
-            // rest.
-            let head_pattern = {
-                let $k = pattern_at(key, 0);
-                $splat
-            };
-            let tail_pattern = {
-                let $k = pattern_at(key, len - W);
-                $splat
-            };
-            // SAFETY: the same ranges as the loads above.
-            unsafe {
-                $storeu(ptr.cast(), $xor(head, head_pattern));
-                $storeu(ptr.add(len - W).cast(), $xor(tail, tail_pattern));
+            // rest. Where the buffer starts or ends on a vector boundary, the
+            // aligned stores covered it: storing the same bytes again would
+            // cost a store per call (an aligned 1 KiB buffer: 34 stores
+            // instead of 32).
+            if let Some(head) = head {
+                let head_pattern = {
+                    let $k = pattern_at(key, 0);
+                    $splat
+                };
+                // SAFETY: the same range as the head's load above.
+                unsafe { $storeu(ptr.cast(), $xor(head, head_pattern)) };
+            }
+            if let Some(tail) = tail {
+                let tail_pattern = {
+                    let $k = pattern_at(key, len - W);
+                    $splat
+                };
+                // SAFETY: the same range as the tail's load above.
+                unsafe { $storeu(ptr.add(len - W).cast(), $xor(tail, tail_pattern)) };
             }
         }
     };
@@ -647,6 +771,21 @@ mod tests {
             check_path("avx512", 0, |buf, key| unsafe {
                 x86::mask_avx512(buf, key)
             });
+        }
+    }
+
+    #[test]
+    fn forced_paths_match_bytewise_at_any_length() {
+        for path in Path::ALL {
+            if path.is_available() {
+                check_path(path.name(), 0, |buf, key| {
+                    assert!(apply_mask_with(path, buf, key));
+                });
+            } else {
+                let mut buf = [7u8; 40];
+                assert!(!apply_mask_with(path, &mut buf, [1, 2, 3, 4]));
+                assert_eq!(buf, [7u8; 40], "an unavailable path leaves the buffer");
+            }
         }
     }
 

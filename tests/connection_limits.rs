@@ -87,6 +87,9 @@ fn a_million_empty_fragments_cost_no_memory() {
 #[test]
 fn an_idle_connection_is_small() {
     // No heap memory until bytes arrive or are queued; the struct itself:
+    // 320 bytes for the queues, the receive state and the key pool, then 48
+    // for the timers' three durations in the config and 72 for their clock
+    // (four instants and two flags).
     let size = std::mem::size_of::<Connection>();
-    assert!(size <= 320, "Connection is {size} bytes");
+    assert!(size <= 440, "Connection is {size} bytes");
 }

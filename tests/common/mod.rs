@@ -4,6 +4,7 @@
 
 use rfc6455::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, Rsv};
 use rfc6455::mask::apply_mask;
+use rfc6455::time::Timestamp;
 use rfc6455::{Config, Connection, Event, ProtocolError, Role};
 
 pub const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -44,7 +45,7 @@ pub fn server_frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
 
 /// Every event until the connection needs more bytes, and the error if one
 /// came.
-pub fn drain(connection: &mut Connection) -> (Vec<Event>, Option<ProtocolError>) {
+pub fn drain<T: Timestamp>(connection: &mut Connection<T>) -> (Vec<Event>, Option<ProtocolError>) {
     let mut events = Vec::new();
     loop {
         match connection.poll_event() {
