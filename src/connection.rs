@@ -69,6 +69,12 @@ pub struct Config {
     /// with [`ProtocolError::CloseTimeout`] after this long (section 7.1.1).
     /// Default: off.
     pub close_timeout: Option<Duration>,
+    /// How long the adapters in `rfc6455::io` give the opening handshake,
+    /// from the first byte awaited to the last one of the request or answer:
+    /// a peer that trickles its headers in (slowloris) is dropped after this
+    /// long. The sans-IO [`handshake`](crate::handshake) reads no clock and
+    /// ignores it. Default: 10 s; `None` waits forever.
+    pub handshake_timeout: Option<Duration>,
 }
 
 impl Config {
@@ -100,6 +106,7 @@ impl Default for Config {
             keepalive_interval: None,
             idle_timeout: None,
             close_timeout: None,
+            handshake_timeout: Some(Duration::from_secs(10)),
         }
     }
 }

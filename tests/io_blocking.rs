@@ -286,6 +286,12 @@ fn a_read_timeout_loses_nothing() {
 /// Reads from a script, fails every write: a peer that vanished.
 struct BrokenWrites(std::io::Cursor<Vec<u8>>);
 
+impl rfc6455::io::blocking::ReadTimeout for BrokenWrites {
+    fn set_read_timeout(&mut self, _: Option<std::time::Duration>) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 impl Read for BrokenWrites {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         self.0.read(buf)

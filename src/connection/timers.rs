@@ -98,6 +98,13 @@ impl Config {
         self.close_timeout = timeout.into();
         self
     }
+
+    /// Sets [`handshake_timeout`](Self::handshake_timeout), which only the
+    /// adapters use; `None` turns it off.
+    pub fn handshake_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
+        self.handshake_timeout = timeout.into();
+        self
+    }
 }
 
 impl<T: Timestamp> Connection<T> {

@@ -5,8 +5,10 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use crate::handshake::{Accept, ClientRequest, Reject, UpgradeRequest};
+use crate::time::Timestamp;
 use crate::{CloseCode, CloseFrame, Config, Connection, Message, Role, State};
 
 use super::{
@@ -45,6 +47,17 @@ use super::{
 ///   holds at most one incoming frame and whatever is queued to send.
 /// - A server should drop the stream once `read` gave `Ok(None)`: RFC 6455
 ///   section 7.1.1 has the server close the TCP connection first.
+/// - **Timers run inside `read`.** With a keepalive, idle or close timeout in
+///   the [`Config`], `read` gives the stream a read timeout that ends at the
+///   connection's next deadline ([`Connection::poll_timeout`]), sends the
+///   keepalive ping when it is due, and returns
+///   [`ProtocolError::IdleTimeout`](crate::ProtocolError::IdleTimeout) (or
+///   `CloseTimeout`) as [`Error::Protocol`] when the peer went silent; the
+///   next `read` gives `Ok(None)`. While timers run, the adapter owns the
+///   stream's read timeout; with no timer it leaves it alone. The opening
+///   handshake gives up after [`Config::handshake_timeout`] with
+///   [`Error::HandshakeTimeout`]. This is why the stream must be
+///   [`ReadTimeout`].
 ///
 /// # Example
 ///
@@ -79,7 +92,89 @@ pub struct WebSocket<S> {
     buf: Vec<u8>,
     read_buffer_size: usize,
     peer_close: Option<CloseFrame>,
+    /// The stream's read timeout was set by `read` for a deadline.
+    timeout_set: bool,
 }
+
+/// A stream whose reads can be bounded in time, so that a blocked
+/// [`WebSocket::read`] wakes up for the connection's timers and the opening
+/// handshake can give up on a slow peer.
+///
+/// Implemented for [`TcpStream`], Unix sockets, and references and boxes of
+/// such streams. For a stream that wraps a socket (a TLS session), pass the
+/// call on to the socket; a stream that never blocks (an in-memory buffer)
+/// can do nothing and return `Ok(())`.
+///
+/// ```
+/// use std::io::{self, Read, Write};
+/// use std::net::TcpStream;
+/// use std::time::Duration;
+/// use rfc6455::io::blocking::ReadTimeout;
+///
+/// /// A stream that counts the bytes read from a socket.
+/// struct Counted {
+///     socket: TcpStream,
+///     read: u64,
+/// }
+///
+/// impl ReadTimeout for Counted {
+///     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+///         self.socket.set_read_timeout(timeout)
+///     }
+/// }
+/// # impl Read for Counted {
+/// #     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+/// #         let n = self.socket.read(buf)?;
+/// #         self.read += n as u64;
+/// #         Ok(n)
+/// #     }
+/// # }
+/// # impl Write for Counted {
+/// #     fn write(&mut self, buf: &[u8]) -> io::Result<usize> { self.socket.write(buf) }
+/// #     fn flush(&mut self) -> io::Result<()> { self.socket.flush() }
+/// # }
+/// ```
+pub trait ReadTimeout {
+    /// Makes each later read fail with `WouldBlock` or `TimedOut` when no
+    /// byte arrived for `timeout` (never zero); `None` waits forever, as
+    /// [`TcpStream::set_read_timeout`] does.
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+impl ReadTimeout for TcpStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+}
+
+impl ReadTimeout for &TcpStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+}
+
+#[cfg(unix)]
+impl ReadTimeout for std::os::unix::net::UnixStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        std::os::unix::net::UnixStream::set_read_timeout(self, timeout)
+    }
+}
+
+impl<T: ReadTimeout + ?Sized> ReadTimeout for &mut T {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_read_timeout(timeout)
+    }
+}
+
+impl<T: ReadTimeout + ?Sized> ReadTimeout for Box<T> {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_read_timeout(timeout)
+    }
+}
+
+/// How early a read timeout may end before the deadline it was set for and
+/// still count as that deadline (timer granularity).
+const TIMER_SLACK: Duration = Duration::from_millis(2);
 
 impl WebSocket<TcpStream> {
     /// Connects to a `ws://` URL and runs the client handshake, with the
@@ -97,7 +192,7 @@ impl WebSocket<TcpStream> {
     }
 }
 
-impl<S: Read + Write> WebSocket<S> {
+impl<S: Read + Write + ReadTimeout> WebSocket<S> {
     /// Runs the server handshake on `stream` and accepts any WebSocket
     /// request. A request that breaks a rule gets its HTTP error, and a plain
     /// HTTP request gets 426; both are returned as errors.
@@ -148,12 +243,16 @@ impl<S: Read + Write> WebSocket<S> {
     {
         let mut acceptor = Acceptor::new(config, callback);
         let mut buf = [0u8; 4096];
+        let deadline = handshake_deadline(&config);
         loop {
-            let n = read_some(&mut stream, &mut buf)?;
+            let n = read_before(&mut stream, &mut buf, deadline)?;
             if n == 0 {
                 return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
             }
             if let Some(answer) = acceptor.receive(&buf[..n]) {
+                if deadline.is_some() {
+                    stream.set_read_timeout(None)?;
+                }
                 stream.write_all(&answer.bytes)?;
                 stream.flush()?;
                 answer.outcome?;
@@ -168,15 +267,19 @@ impl<S: Read + Write> WebSocket<S> {
     /// [`HandshakeError::UnexpectedStatus`](crate::handshake::HandshakeError::UnexpectedStatus).
     pub fn client(mut stream: S, request: ClientRequest, config: Config) -> Result<Self, Error> {
         let mut connector = Connector::new(request, config)?;
+        let deadline = handshake_deadline(&config);
         stream.write_all(connector.request_bytes())?;
         stream.flush()?;
         let mut buf = [0u8; 4096];
         loop {
-            let n = read_some(&mut stream, &mut buf)?;
+            let n = read_before(&mut stream, &mut buf, deadline)?;
             if n == 0 {
                 return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
             }
             if let Some(connection) = connector.receive(&buf[..n])? {
+                if deadline.is_some() {
+                    stream.set_read_timeout(None)?;
+                }
                 return Ok(Self::with_connection(stream, connection));
             }
         }
@@ -195,6 +298,7 @@ impl<S: Read + Write> WebSocket<S> {
             buf: Vec::new(),
             read_buffer_size: DEFAULT_READ_BUFFER,
             peer_close: None,
+            timeout_set: false,
         }
     }
 
@@ -203,7 +307,10 @@ impl<S: Read + Write> WebSocket<S> {
     ///
     /// Writes the pending answers (pongs, close) first. A protocol error of
     /// the peer is returned once, as [`Error::Protocol`]; the next call sends
-    /// its close frame and gives `Ok(None)`.
+    /// its close frame and gives `Ok(None)`. With timers in the [`Config`],
+    /// the wait for bytes ends at the next deadline, which is acted on (a
+    /// keepalive ping is sent, or the idle or close timeout ends the
+    /// connection with [`Error::Protocol`]).
     pub fn read(&mut self) -> Result<Option<Message>, Error> {
         loop {
             // Answers go out even when reading is all the caller does; a
@@ -224,13 +331,30 @@ impl<S: Read + Write> WebSocket<S> {
                 }
                 continue;
             }
+            // The timers: act on a deadline reached, and let the read wait
+            // no longer than the next one.
+            let now = Instant::now();
+            let deadline = self.connection.poll_timeout();
+            if let Some(deadline) = deadline
+                && deadline <= now
+            {
+                self.connection.handle_timeout(now);
+                continue;
+            }
+            self.arm(deadline.map(|deadline| deadline - now))?;
             if self.buf.len() != self.read_buffer_size {
                 self.buf = vec![0; self.read_buffer_size];
             }
             match self.stream.read(&mut self.buf) {
                 Ok(0) => self.connection.receive_eof(),
-                Ok(n) => self.connection.receive(&self.buf[..n]),
+                Ok(n) => self.connection.receive_at(&self.buf[..n], Instant::now()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Our own read timeout: the loop acts on the deadline. A
+                // non-blocking stream's `WouldBlock` before it goes to the
+                // caller.
+                Err(e)
+                    if is_would_block(&e)
+                        && deadline.is_some_and(|d| Instant::now() + TIMER_SLACK >= d) => {}
                 Err(e) => return Err(e.into()),
             }
         }
@@ -314,6 +438,26 @@ impl<S: Read + Write> WebSocket<S> {
         result
     }
 
+    /// Bounds the next read by `timeout`, or lifts the bound this adapter
+    /// set once no timer runs.
+    fn arm(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        match timeout {
+            Some(timeout) => {
+                // Zero means "forever" to some streams and is an error to
+                // others: wait at least a millisecond.
+                let timeout = timeout.max(Duration::from_millis(1));
+                self.stream.set_read_timeout(Some(timeout))?;
+                self.timeout_set = true;
+            }
+            None if self.timeout_set => {
+                self.stream.set_read_timeout(None)?;
+                self.timeout_set = false;
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
     fn write_pieces(&mut self) -> io::Result<()> {
         let mut wrote = false;
         loop {
@@ -338,11 +482,30 @@ impl<S: Read + Write> WebSocket<S> {
     }
 }
 
-fn read_some<S: Read>(stream: &mut S, buf: &mut [u8]) -> io::Result<usize> {
+fn handshake_deadline(config: &Config) -> Option<Instant> {
+    config
+        .handshake_timeout
+        .map(|timeout| Timestamp::saturating_add(Instant::now(), timeout))
+}
+
+/// Reads some bytes of the opening handshake, giving up at `deadline`.
+fn read_before<S: Read + ReadTimeout>(
+    stream: &mut S,
+    buf: &mut [u8],
+    deadline: Option<Instant>,
+) -> Result<usize, Error> {
     loop {
+        if let Some(deadline) = deadline {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::HandshakeTimeout);
+            }
+            stream.set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))))?;
+        }
         match stream.read(buf) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            other => return other,
+            Err(e) if deadline.is_some() && is_would_block(&e) => {}
+            other => return Ok(other?),
         }
     }
 }

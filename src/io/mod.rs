@@ -15,6 +15,29 @@
 //! from the peer is returned once, its close frame already queued; after the
 //! close handshake reading ends (`Ok(None)`, or the end of the `Stream`).
 //!
+//! **Both drive the connection's timers while receiving**: the keepalive
+//! ping, the idle timeout and the close timeout of [`Config`] (all off by
+//! default) are acted on while a read waits, with a socket read timeout in
+//! the blocking adapter and one `Sleep` in the tokio one. A peer that
+//! vanished without a FIN ends the read with
+//! [`ProtocolError::IdleTimeout`] within `idle_timeout`. The opening
+//! handshake is bounded by [`Config::handshake_timeout`] (10 s by default),
+//! so a peer that trickles its headers in is dropped with
+//! [`Error::HandshakeTimeout`].
+//!
+//! A server facing browsers should ping, since browsers never do:
+//!
+//! ```
+//! use std::time::Duration;
+//! use rfc6455::Config;
+//!
+//! let config = Config::default()
+//!     .keepalive_interval(Duration::from_secs(30))
+//!     .idle_timeout(Duration::from_secs(75))
+//!     .close_timeout(Duration::from_secs(5));
+//! assert_eq!(config.handshake_timeout, Some(Duration::from_secs(10)));
+//! ```
+//!
 //! Both open a connection the same three ways: as a server with `accept`
 //! (or `accept_with`, whose callback sees the request and may refuse it with
 //! any HTTP status), as a client with `connect` (a `ws://` URL) or `client`
@@ -30,6 +53,7 @@ use crate::handshake::{
     ServerHandshake, Status, UpgradeRequest,
 };
 use crate::{CloseFrame, Config, Connection, Event, Message, ProtocolError, Role, SendError};
+use std::time::Instant;
 
 /// What can go wrong on an adapter: the stream's error, the peer's broken
 /// rule, or the caller's mistake.
@@ -62,6 +86,11 @@ pub enum Error {
     /// A URL, a header or an answer that cannot be built.
     #[error(transparent)]
     Build(#[from] BuildError),
+    /// The opening handshake took longer than
+    /// [`Config::handshake_timeout`]: the peer sent its request or answer
+    /// too slowly, or not at all. Nothing was answered.
+    #[error("the opening handshake took too long")]
+    HandshakeTimeout,
 }
 
 impl Error {
@@ -212,9 +241,10 @@ impl Connector {
 /// The one place where a finished handshake becomes a [`Connection`]: both
 /// adapters, both roles, come through here with the bytes that followed the
 /// handshake. Extensions negotiated in the handshake are to be applied here.
+/// The timers start now.
 pub(crate) fn open(role: Role, config: Config, leftover: &[u8]) -> Connection {
     let mut connection = Connection::new(role, config);
-    connection.receive(leftover);
+    connection.receive_at(leftover, Instant::now());
     connection
 }
 

@@ -7,13 +7,15 @@
 
 mod split;
 
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
 
 use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use ::tokio::net::TcpStream;
+use ::tokio::time::Sleep;
 use bytes::{Buf, Bytes};
 use futures_core::Stream;
 use futures_sink::Sink;
@@ -67,10 +69,24 @@ pub const DEFAULT_HIGH_WATER: usize = 128 << 10;
 /// [`send`](Self::send) is `feed` then `flush`; [`close`](Self::close)
 /// sends a close with a code and a reason.
 ///
+/// # Timers
+///
+/// With a keepalive, idle or close timeout in the [`Config`], **the timers
+/// run while receiving**: one tokio `Sleep`, reset only when the
+/// connection's deadline ([`Connection::poll_timeout`]) moves, wakes the
+/// receiving task; a due keepalive ping is sent, and a peer silent past the
+/// idle timeout ends the stream with
+/// [`ProtocolError::IdleTimeout`](crate::ProtocolError::IdleTimeout) as
+/// [`Error::Protocol`], then `None`. The opening handshake gives up after
+/// [`Config::handshake_timeout`] with [`Error::HandshakeTimeout`]. Both
+/// need a runtime with its time driver on (`#[tokio::main]` and
+/// `#[tokio::test]` have it).
+///
 /// # Memory
 ///
 /// Reads go through an 8 KiB buffer on the stack; an idle stream holds no
-/// heap memory, only the stream and the [`Connection`].
+/// heap memory, only the stream and the [`Connection`] (and a `Sleep` once
+/// a timer runs).
 ///
 /// # Example
 ///
@@ -113,6 +129,7 @@ pub struct WebSocketStream<S> {
     unflushed: bool,
     high_water: usize,
     peer_close: Option<CloseFrame>,
+    timer: Timer,
 }
 
 impl WebSocketStream<TcpStream> {
@@ -160,19 +177,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         F: FnOnce(&UpgradeRequest) -> Result<Accept, Reject>,
     {
         let mut acceptor = Acceptor::new(config, callback);
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
-                return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+        let answer = within(config.handshake_timeout, async {
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = stream.read(&mut buf).await?;
+                if n == 0 {
+                    return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+                }
+                if let Some(answer) = acceptor.receive(&buf[..n]) {
+                    return Ok(answer);
+                }
             }
-            if let Some(answer) = acceptor.receive(&buf[..n]) {
-                stream.write_all(&answer.bytes).await?;
-                stream.flush().await?;
-                answer.outcome?;
-                return Ok(Self::with_connection(stream, acceptor.open()));
-            }
-        }
+        })
+        .await?;
+        stream.write_all(&answer.bytes).await?;
+        stream.flush().await?;
+        answer.outcome?;
+        Ok(Self::with_connection(stream, acceptor.open()))
     }
 
     /// Runs the client handshake for `request` over a stream already
@@ -185,18 +206,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         config: Config,
     ) -> Result<Self, Error> {
         let mut connector = Connector::new(request, config)?;
-        stream.write_all(connector.request_bytes()).await?;
-        stream.flush().await?;
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
-                return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+        let connection = within(config.handshake_timeout, async {
+            stream.write_all(connector.request_bytes()).await?;
+            stream.flush().await?;
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = stream.read(&mut buf).await?;
+                if n == 0 {
+                    return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+                }
+                if let Some(connection) = connector.receive(&buf[..n])? {
+                    return Ok(connection);
+                }
             }
-            if let Some(connection) = connector.receive(&buf[..n])? {
-                return Ok(Self::with_connection(stream, connection));
-            }
-        }
+        })
+        .await?;
+        Ok(Self::with_connection(stream, connection))
     }
 
     /// Wraps a stream whose opening handshake was done elsewhere (an HTTP
@@ -213,6 +238,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             unflushed: false,
             high_water: DEFAULT_HIGH_WATER,
             peer_close: None,
+            timer: Timer::default(),
         }
     }
 
@@ -313,6 +339,60 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     }
 }
 
+/// Runs an opening handshake, giving up after `timeout`.
+async fn within<T>(
+    timeout: Option<Duration>,
+    handshake: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match timeout {
+        Some(timeout) => ::tokio::time::timeout(timeout, handshake)
+            .await
+            .unwrap_or(Err(Error::HandshakeTimeout)),
+        None => handshake.await,
+    }
+}
+
+/// The one timer of a receiving side: a `Sleep` armed for the connection's
+/// next deadline, reset only when that deadline moves.
+#[derive(Debug, Default)]
+struct Timer {
+    sleep: Option<Pin<Box<Sleep>>>,
+    /// The deadline `sleep` is set for.
+    armed: Option<Instant>,
+}
+
+impl Timer {
+    /// Acts on a deadline that was reached (`Ready`: the connection may
+    /// have a ping to send or an error to report, so poll it again), or
+    /// arms the sleep for the next one and registers the task with it.
+    fn poll(&mut self, connection: &mut Connection, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(deadline) = connection.poll_timeout() else {
+            return Poll::Pending;
+        };
+        let now = Instant::now();
+        if deadline > now {
+            let at = ::tokio::time::Instant::from_std(deadline);
+            match &mut self.sleep {
+                Some(sleep) if self.armed == Some(deadline) => {
+                    ready!(sleep.as_mut().poll(cx));
+                }
+                Some(sleep) => {
+                    sleep.as_mut().reset(at);
+                    self.armed = Some(deadline);
+                    ready!(sleep.as_mut().poll(cx));
+                }
+                None => {
+                    let sleep = self.sleep.insert(Box::pin(::tokio::time::sleep_until(at)));
+                    self.armed = Some(deadline);
+                    ready!(sleep.as_mut().poll(cx));
+                }
+            }
+        }
+        connection.handle_timeout(Instant::now());
+        Poll::Ready(())
+    }
+}
+
 /// Writes `in_flight`, then each piece `next` gives, until it gives none;
 /// then flushes the stream if anything was written. Pieces end at frame
 /// boundaries, so control frames overtake between them.
@@ -367,7 +447,7 @@ fn feed(connection: &mut Connection, bytes: &[u8]) {
     if bytes.is_empty() {
         connection.receive_eof();
     } else {
-        connection.receive(bytes);
+        connection.receive_at(bytes, Instant::now());
     }
 }
 
@@ -393,6 +473,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                     return Poll::Ready(Some(Err(e.into())));
                 }
                 return Poll::Ready(None);
+            }
+            if this.timer.poll(&mut this.connection, cx).is_ready() {
+                continue;
             }
             let connection = &mut this.connection;
             if let Err(e) = ready!(poll_read_once(Pin::new(&mut this.io), cx, |bytes| {

@@ -15,7 +15,7 @@ use futures_sink::Sink;
 use crate::{CloseCode, CloseFrame, Connection, Message, State};
 
 use super::super::{Step, step, transport_failed};
-use super::{Error, WebSocketStream, feed, poll_read_once, poll_write_pieces};
+use super::{Error, Timer, WebSocketStream, feed, poll_read_once, poll_write_pieces};
 
 type IoRead<S> = ::tokio::io::ReadHalf<S>;
 type IoWrite<S> = ::tokio::io::WriteHalf<S>;
@@ -44,6 +44,9 @@ type IoWrite<S> = ::tokio::io::WriteHalf<S>;
 ///   only reads, and never touches its `WriteHalf`, still answers. While
 ///   more than 4 KiB of control frames wait, a new pong replaces the last
 ///   one, as RFC 6455 section 5.5.3 allows: a ping flood cannot grow memory.
+/// - **The timers run in the reader** (keepalive pings, idle and close
+///   timeouts of the [`Config`](crate::Config)): its one `Sleep` wakes it,
+///   and the ping goes out like a pong.
 /// - **A blocked writer does not stop the reader.** A writer stuck on a full
 ///   stream holds no lock and no baton between polls; the reader goes on
 ///   receiving messages and the peer's close, and its answers go out at the
@@ -110,6 +113,8 @@ pub struct ReadHalf<S> {
     io: IoRead<S>,
     shared: Arc<Shared<S>>,
     peer_close: Option<CloseFrame>,
+    /// The connection's timers run in the reader, which is always polled.
+    timer: Timer,
 }
 
 /// The sending half of a split [`WebSocketStream`]: a `Sink` of messages,
@@ -209,6 +214,7 @@ pub(super) fn split<S: AsyncRead + AsyncWrite>(
         io: read,
         shared: shared.clone(),
         peer_close: ws.peer_close,
+        timer: ws.timer,
     };
     let write = WriteHalf {
         shared,
@@ -319,6 +325,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for ReadHalf<S> {
                     return Poll::Ready(Some(Err(e.into())));
                 }
                 return Poll::Ready(None);
+            }
+            if this
+                .timer
+                .poll(&mut lock(&shared.connection), cx)
+                .is_ready()
+            {
+                continue;
             }
             if let Err(e) = ready!(poll_read_once(Pin::new(&mut this.io), cx, |bytes| {
                 feed(&mut lock(&shared.connection), bytes)
