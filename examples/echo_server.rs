@@ -1,15 +1,22 @@
 //! A WebSocket echo server on `std::net`, one thread per connection.
 //!
 //! ```text
-//! cargo run --release --example echo_server [ADDRESS]   # default 127.0.0.1:9001
+//! cargo run --release --example echo_server [ADDRESS] [--keepalive SECS] [--idle-timeout SECS] [--handshake-timeout SECS]
 //! ```
 //!
-//! Every text and binary message comes back unchanged. A plain HTTP request on
-//! the same port gets a short page saying what this is.
+//! The address defaults to 127.0.0.1:9001. Every text and binary message
+//! comes back unchanged. A plain HTTP request on the same port gets a short
+//! page saying what this is.
+//!
+//! The server pings, as one facing browsers should (they never ping): a
+//! keepalive ping after 30 s of silence, a connection dropped after 75 s with
+//! no byte from the peer, a handshake given 10 s, and 5 s for the peer's
+//! close. The flags change the first three; 0 turns one off.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use rfc6455::handshake::{Accept, Incoming, Limits, ServerHandshake, Status, plain_response};
 use rfc6455::io::{Error, blocking::WebSocket};
@@ -19,16 +26,27 @@ const PAGE: &[u8] = b"<!doctype html><title>rfc6455 echo</title>\
 <p>This is a WebSocket echo server built on the <code>rfc6455</code> crate. \
 Connect a WebSocket client to this address and every message comes back.</p>\n";
 
+const USAGE: &str = "usage: echo_server [ADDRESS] [--keepalive SECS] [--idle-timeout SECS] [--handshake-timeout SECS]";
+
 fn main() -> io::Result<()> {
-    let address = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:9001".into());
+    let (address, config) = match parse(std::env::args().skip(1)) {
+        Ok(parsed) => parsed,
+        Err(message) => {
+            eprintln!("{message}\n{USAGE}");
+            std::process::exit(2);
+        }
+    };
     let listener = TcpListener::bind(&address)?;
-    eprintln!("echo server on ws://{address}/");
+    eprintln!(
+        "echo server on ws://{address}/ (keepalive {}, idle timeout {}, handshake timeout {})",
+        seconds(config.keepalive_interval),
+        seconds(config.idle_timeout),
+        seconds(config.handshake_timeout),
+    );
     for stream in listener.incoming() {
         let stream = stream?;
         thread::spawn(move || {
-            if let Err(error) = serve(stream) {
+            if let Err(error) = serve(stream, config) {
                 eprintln!("connection ended: {error}");
             }
         });
@@ -36,15 +54,79 @@ fn main() -> io::Result<()> {
     Ok(())
 }
 
-fn serve(mut stream: TcpStream) -> Result<(), Error> {
+/// The address and the timers from the command line.
+fn parse(mut args: impl Iterator<Item = String>) -> Result<(String, Config), String> {
+    let s = Duration::from_secs;
+    let mut address = "127.0.0.1:9001".to_string();
+    let mut config = Config::default()
+        .keepalive_interval(s(30))
+        .idle_timeout(s(75))
+        .close_timeout(s(5))
+        .handshake_timeout(s(10));
+    let mut first = true;
+    while let Some(arg) = args.next() {
+        if first && !arg.starts_with("--") {
+            address = arg;
+            first = false;
+            continue;
+        }
+        first = false;
+        let mut value = || -> Result<Option<Duration>, String> {
+            let value = args
+                .next()
+                .ok_or(format!("{arg} needs a number of seconds"))?;
+            let duration = value
+                .parse()
+                .ok()
+                .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+                .ok_or(format!("{arg}: not a number of seconds: {value}"))?;
+            Ok(Some(duration).filter(|d| !d.is_zero()))
+        };
+        config = match arg.as_str() {
+            "--keepalive" => config.keepalive_interval(value()?),
+            "--idle-timeout" => config.idle_timeout(value()?),
+            "--handshake-timeout" => config.handshake_timeout(value()?),
+            _ => return Err(format!("unknown argument: {arg}")),
+        };
+    }
+    Ok((address, config))
+}
+
+fn seconds(duration: Option<Duration>) -> String {
+    duration.map_or("off".into(), |d| format!("{} s", d.as_secs_f64()))
+}
+
+fn serve(mut stream: TcpStream, config: Config) -> Result<(), Error> {
     stream.set_nodelay(true)?;
 
     // The opening handshake by hand, because a plain request gets a page:
-    // `WebSocket::accept` would answer it with 426.
+    // `WebSocket::accept` would answer it with 426. A peer that sends its
+    // request too slowly is dropped at the deadline.
+    let deadline = config
+        .handshake_timeout
+        .and_then(|t| Instant::now().checked_add(t));
     let mut handshake = ServerHandshake::new(Limits::default());
     let mut buf = [0u8; 4096];
     let request = loop {
-        let n = stream.read(&mut buf)?;
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::HandshakeTimeout);
+            }
+            stream.set_read_timeout(Some(left))?;
+        }
+        let n = match stream.read(&mut buf) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         if n == 0 {
             return Ok(());
         }
@@ -58,16 +140,13 @@ fn serve(mut stream: TcpStream) -> Result<(), Error> {
             Err(error) => return Ok(stream.write_all(&error.response())?),
         }
     };
+    stream.set_read_timeout(None)?;
     stream.write_all(&request.accept(Accept::new().header("Server", "rfc6455"))?)?;
 
     // The connection: every message comes back. Pings and the close are
-    // answered by the adapter.
-    let mut ws = WebSocket::from_raw(
-        stream,
-        Role::Server,
-        handshake.leftover(),
-        Config::default(),
-    );
+    // answered by the adapter, which also sends the keepalive pings and
+    // ends the connection when the peer goes silent.
+    let mut ws = WebSocket::from_raw(stream, Role::Server, handshake.leftover(), config);
     loop {
         match ws.read() {
             Ok(Some(message)) => ws.send(message)?,
