@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Runs the chat example (examples/chat.rs) and drives it in headless Chromium
+# Runs the chat example (examples/chat/) and drives it in headless Chromium
 # with tests/browser/chat.test.mjs: three users, group, private and room
-# messages, history, forged tokens, markup shown as text. Leaves a screenshot
-# in target/chat.png and ends with "browser: N passed, M failed".
+# messages, history, forged tokens, markup shown as text, a frozen client
+# dropped by the keepalive, pages reconnecting after a server restart. Leaves
+# a screenshot in target/chat.png and ends with "browser: N passed, M failed".
+#
+# The server runs with short timers (keepalive 1 s, idle timeout 3 s) so the
+# test is quick; the example's defaults are those a real server should use.
 #
 # Installs what it needs when missing: Debian's chromium (apt-get) and
 # playwright-core (npm ci in tests/browser; no browser download).
@@ -21,12 +25,16 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
     (cd tests/browser && timeout 300 npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-timeout 900 cargo build --release --example chat
+timeout 900 cargo build --release --features tokio --example chat
 
 mkdir -p target
 log=target/chat-server.log
+rm -f target/chat-server-2.log
 # Port 0: the server picks a free port and prints it on its first line.
-"${CARGO_TARGET_DIR:-target}/release/examples/chat" 127.0.0.1:0 >"$log" 2>&1 &
+bin="${CARGO_TARGET_DIR:-target}/release/examples/chat"
+timers="--keepalive 1 --idle-timeout 3"
+# shellcheck disable=SC2086
+"$bin" 127.0.0.1:0 $timers >"$log" 2>&1 &
 server=$!
 trap 'kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true' EXIT
 
@@ -41,9 +49,13 @@ done
 echo "browser: chat server at $url"
 
 status=0
-CHROMIUM=$CHROMIUM timeout 180 node tests/browser/chat.test.mjs "$url" target/chat.png || status=$?
+# The test kills this server and starts the same binary again on the same
+# address (its log: target/chat-server-2.log), then stops that one itself.
+CHROMIUM=$CHROMIUM CHAT_PID=$server CHAT_BIN=$bin CHAT_ARGS=$timers CHAT_LOG2=target/chat-server-2.log \
+    timeout 180 node tests/browser/chat.test.mjs "$url" target/chat.png || status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- server log ---"
     cat "$log"
+    [ -f target/chat-server-2.log ] && { echo "--- restarted server log ---"; cat target/chat-server-2.log; }
 fi
 exit "$status"
