@@ -1,12 +1,19 @@
-// Drives the chat example (examples/chat.rs) in headless Chromium with three
+// Drives the chat example (examples/chat/) in headless Chromium with three
 // users, through the page's own controls. Run by scripts/browser.sh:
 //
 //   node chat.test.mjs http://127.0.0.1:PORT path/to/screenshot.png
+//
+// With CHAT_PID, CHAT_BIN and CHAT_ARGS in the environment (the server's
+// process, binary and timer flags, which must be `--keepalive K
+// --idle-timeout I`), it also kills the server and starts it again on the same
+// address, and checks that the pages reconnect by themselves.
 //
 // Prints one line per check and closes with "browser: N passed, M failed";
 // exits non-zero if any check failed.
 import { chromium } from 'playwright-core';
 import net from 'node:net';
+import fs from 'node:fs';
+import { spawn } from 'node:child_process';
 
 const base = process.argv[2];
 const screenshot = process.argv[3] ?? 'chat.png';
@@ -16,6 +23,15 @@ if (!base) {
 }
 const { hostname, port } = new URL(base);
 const TIMEOUT = 5000; // every wait in a check
+const serverArgs = (process.env.CHAT_ARGS ?? '').split(' ').filter(Boolean);
+const flag = (name) => {
+  const i = serverArgs.indexOf(name);
+  return i >= 0 ? Number(serverArgs[i + 1]) * 1000 : undefined;
+};
+const IDLE = flag('--idle-timeout'); // ms, as the server was told
+const measured = []; // the times to quote, printed at the end
+const children = []; // processes to stop at the end
+process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
 let passed = 0;
 let failed = 0;
@@ -345,6 +361,19 @@ try {
     await waitUsers(bob, ['alice', 'bob']);
   });
 
+  await check('signing out does not reconnect', async () => {
+    // Longer than the first few backoff steps.
+    await new Promise((r) => setTimeout(r, 2000));
+    const { connects, reconnecting, status } = await carol.evaluate(() => ({
+      connects: document.body.dataset.connects,
+      reconnecting: document.body.dataset.reconnecting,
+      status: document.getElementById('status').textContent,
+    }));
+    assert(connects === '1' && reconnecting === undefined, `connects ${connects}, reconnecting ${reconnecting}`);
+    assert(status.startsWith('disconnected (1000'), `status ${status}`);
+    await waitUsers(alice, ['alice', 'bob']);
+  });
+
   await check('a user who closes the page disappears too', async () => {
     await bob.close();
     await waitUsers(alice, ['alice']);
@@ -378,6 +407,66 @@ try {
     await waitUsers(alice, ['alice']);
   });
 
+  if (IDLE !== undefined) {
+    await check('a raw client stopped with SIGSTOP leaves the online list within the idle timeout', async () => {
+      const child = spawn(process.execPath, [new URL('pinged_client.mjs', import.meta.url).pathname, base, 'frozen'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      children.push(child);
+      await new Promise((resolve, reject) => {
+        child.stdout.once('data', resolve);
+        child.once('exit', () => reject(new Error('the raw client ended')));
+      });
+      await waitUsers(alice, ['alice', 'frozen']);
+      // Answering the server's pings, it stays past the idle timeout.
+      await new Promise((r) => setTimeout(r, IDLE + 500));
+      await waitUsers(alice, ['alice', 'frozen']);
+      child.kill('SIGSTOP');
+      const stopped = Date.now();
+      await waitUntil('frozen to leave the list', async () => !(await usersOf(alice)).includes('frozen'), IDLE + 5000);
+      const after = (Date.now() - stopped) / 1000;
+      measured.push(`a client stopped with SIGSTOP left the online list after ${after.toFixed(2)} s (idle timeout ${IDLE / 1000} s)`);
+      assert(after <= IDLE / 1000 + 2, `removed only after ${after} s`);
+      child.kill('SIGKILL');
+    });
+  }
+
+  if (process.env.CHAT_PID && process.env.CHAT_BIN) {
+    await check('after the server is killed and restarted, each page reconnects by itself and chats again', async () => {
+      const dave = await newPage('dave');
+      await signIn(dave, 'dave');
+      await joinRoom(dave, 'ops');
+      await waitUsers(alice, ['alice', 'dave']);
+      process.kill(Number(process.env.CHAT_PID), 'SIGKILL');
+      const killed = Date.now();
+      for (const page of [alice, dave]) {
+        await page.waitForFunction(() => document.body.dataset.reconnecting !== undefined);
+      }
+      const log = fs.openSync(process.env.CHAT_LOG2 ?? 'chat-server-2.log', 'w');
+      const server = spawn(process.env.CHAT_BIN, [`${hostname}:${port}`, ...serverArgs], { stdio: ['ignore', log, log] });
+      children.push(server);
+      const restarted = Date.now();
+      for (const [page, name] of [[alice, 'alice'], [dave, 'dave']]) {
+        await page.waitForFunction(
+          (n) => document.getElementById('status').textContent === `signed in as ${n}`,
+          name,
+          { timeout: 15000 },
+        );
+      }
+      const back = Date.now();
+      measured.push(
+        `pages reconnected ${((back - restarted) / 1000).toFixed(2)} s after the server restarted ` +
+          `(${((back - killed) / 1000).toFixed(2)} s after it was killed)`,
+      );
+      for (const page of [alice, dave]) await waitUsers(page, ['alice', 'dave']);
+      await dave.waitForSelector('#rooms li[data-room="ops"]'); // back in its room
+      await say(dave, 'all', 'back after the restart');
+      await waitLine(alice, 'group', 'back after the restart');
+      await say(dave, 'room:ops', 'ops after the restart');
+      await waitLine(dave, 'room', 'ops after the restart');
+    });
+  }
+
   await check('no script error on any page', async () => {
     assert(pageErrors.length === 0, pageErrors.join('; '));
   });
@@ -391,5 +480,6 @@ try {
   await browser.close().catch(() => {});
 }
 
+for (const line of measured) console.log(`measured: ${line}`);
 console.log(`browser: ${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
