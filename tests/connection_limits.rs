@@ -89,7 +89,8 @@ fn an_idle_connection_is_small() {
     // No heap memory until bytes arrive or are queued; the struct itself:
     // 320 bytes for the queues, the receive state and the key pool, then 48
     // for the timers' three durations in the config and 72 for their clock
-    // (four instants and two flags).
+    // (four instants and two flags), and 16 for the adapters' handshake
+    // timeout, which the config carries and the core never reads.
     let size = std::mem::size_of::<Connection>();
-    assert!(size <= 440, "Connection is {size} bytes");
+    assert!(size <= 456, "Connection is {size} bytes");
 }

@@ -298,3 +298,53 @@ fn the_default_handshake_timeout_is_ten_seconds() {
         Some(Duration::from_secs(10))
     );
 }
+
+#[tokio::test]
+async fn a_read_half_ends_at_the_close_timeout_when_its_write_half_closed() {
+    let (listener, url) = tokio_listener().await;
+    let close = Duration::from_secs(1);
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        // No idle timeout and no keepalive: only the close timer can wake
+        // the reader.
+        let config = Config::default().close_timeout(close);
+        let ws = WebSocketStream::accept_with_config(stream, config, |_| {
+            Ok(rfc6455::handshake::Accept::new())
+        })
+        .await
+        .unwrap();
+        let (mut read, mut write) = ws.into_split();
+        let reader = tokio::spawn(async move {
+            let result = read.next().await;
+            (result, Instant::now())
+        });
+        // Let the reader park on its read first.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let start = Instant::now();
+        write
+            .close(rfc6455::CloseCode::Normal, "bye")
+            .await
+            .unwrap();
+        let (result, at) = reader.await.unwrap();
+        (result, at - start)
+    });
+    // A client that never reads, so never answers the close.
+    let _client = WebSocketStream::connect(&url).await.unwrap();
+    let (result, took) = tokio::time::timeout(close + MARGIN * 2, server)
+        .await
+        .expect("the reader never woke for the close timeout")
+        .unwrap();
+    assert!(
+        matches!(
+            result,
+            Some(Err(Error::Protocol(ProtocolError::CloseTimeout)))
+        ),
+        "{result:?}"
+    );
+    eprintln!(
+        "tokio split: an unanswered close ended the reader after {:.2} s (close timeout {:.1} s)",
+        took.as_secs_f64(),
+        close.as_secs_f64()
+    );
+    assert!(took >= close && took <= close + MARGIN, "{took:?}");
+}

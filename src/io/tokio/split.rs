@@ -223,6 +223,14 @@ pub(super) fn split<S: AsyncRead + AsyncWrite>(
     (read, write)
 }
 
+impl<S> Shared<S> {
+    /// The writer started the close: the close timeout now runs, and the
+    /// reader, which runs the timers, must arm its `Sleep` for it.
+    fn close_timer_moved(&self) {
+        self.wakers.wake_side(Side::Reader);
+    }
+}
+
 impl<S: AsyncWrite> Shared<S> {
     /// Writes for `side`: every queued byte with `all`, else only what must
     /// go now (the piece being written and the control frames). `Pending`
@@ -371,6 +379,7 @@ impl<S: AsyncRead + AsyncWrite> WriteHalf<S> {
     /// [`ReadHalf`] ends when the peer's close arrives.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         lock(&self.shared.connection).close(code, reason)?;
+        self.shared.close_timer_moved();
         self.flush().await
     }
 
@@ -419,6 +428,7 @@ impl<S: AsyncRead + AsyncWrite> Sink<Message> for WriteHalf<S> {
                 connection.close(CloseCode::Normal, "")?;
             }
         }
+        this.shared.close_timer_moved();
         this.poll_flush_inner(cx)
     }
 }
