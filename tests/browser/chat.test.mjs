@@ -432,7 +432,7 @@ try {
   }
 
   if (process.env.CHAT_PID && process.env.CHAT_BIN) {
-    await check('after the server is killed and restarted, each page reconnects by itself and chats again', async () => {
+    await check('after the server is killed and restarted, or stopped and resumed, each page reconnects by itself and chats again', async () => {
       const dave = await newPage('dave');
       await signIn(dave, 'dave');
       await joinRoom(dave, 'ops');
@@ -464,6 +464,31 @@ try {
       await waitLine(alice, 'group', 'back after the restart');
       await say(dave, 'room:ops', 'ops after the restart');
       await waitLine(dave, 'room', 'ops after the restart');
+
+      // A server that goes silent without closing anything (stopped) is
+      // found by the page's own heartbeat, and the page comes back after.
+      const [page1, page2] = [alice, dave];
+      const connects = await page1.evaluate(() => Number(document.body.dataset.connects));
+      server.kill('SIGSTOP');
+      const silent = Date.now();
+      for (const page of [page1, page2]) {
+        await page.waitForFunction(() => document.body.dataset.closed === 'heartbeat', null, { timeout: 10000 });
+      }
+      const noticed = (Date.now() - silent) / 1000;
+      server.kill('SIGCONT');
+      const resumed = Date.now();
+      await page1.waitForFunction(
+        (n) => Number(document.body.dataset.connects) > n && document.body.dataset.reconnecting === undefined,
+        connects,
+        { timeout: 15000 },
+      );
+      measured.push(
+        `pages noticed a stopped (silent) server after ${noticed.toFixed(2)} s (heartbeat ${flag('--keepalive') / 1000} s) ` +
+          `and reconnected ${((Date.now() - resumed) / 1000).toFixed(2)} s after it resumed`,
+      );
+      for (const page of [page1, page2]) await waitUsers(page, ['alice', 'dave']);
+      await say(alice, 'all', 'after the silence');
+      await waitLine(dave, 'group', 'after the silence');
     });
   }
 
