@@ -201,6 +201,7 @@ function connect() {
   ws.addEventListener('open', () => {
     if (socket !== ws) return;
     opened = true;
+    if (attempt > 0) addLine('system', [['text', 'reconnected']]);
     attempt = 0;
     lastHeard = Date.now();
     document.body.dataset.connects = String(Number(document.body.dataset.connects ?? 0) + 1);
@@ -236,6 +237,7 @@ function lost(ws, why, opened, code) {
     setStatus(`disconnected (${why})`);
     return;
   }
+  if (opened) addLine('system', [['text', `connection lost (${why}); reconnecting`]]);
   scheduleReconnect(why);
 }
 
