@@ -13,6 +13,7 @@ mod support;
 use std::io;
 use std::process::ExitCode;
 
+use rfc6455::deflate::DeflateConfig;
 use rfc6455::{Config, Event, Message, Role};
 
 const AGENT: &str = "rfc6455";
@@ -69,7 +70,15 @@ fn run_connection(
     url: &str,
     mut on_message: impl FnMut(Message, &mut rfc6455::Connection),
 ) -> io::Result<()> {
-    let (mut stream, mut connection) = support::connect(url, Config::default())?;
+    // The offer of the Autobahn project's own client:
+    // `permessage-deflate; client_no_context_takeover; client_max_window_bits`.
+    // The fuzzing server accepts the offers of cases 13.2, 13.5 and 13.6
+    // only from a client that offers client_no_context_takeover. Every
+    // message is compressed, however short.
+    let deflate = DeflateConfig::default()
+        .client_no_context_takeover(true)
+        .min_size(0);
+    let (mut stream, mut connection) = support::connect(url, Config::default().deflate(deflate))?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         loop {

@@ -16,6 +16,7 @@ use std::sync::mpsc::{self, TryRecvError};
 use std::thread;
 use std::time::Duration;
 
+use rfc6455::deflate::DeflateConfig;
 use rfc6455::{CloseCode, Config, Event, Role, State};
 
 fn main() -> ExitCode {
@@ -32,7 +33,10 @@ fn main() -> ExitCode {
 }
 
 fn run(url: &str) -> io::Result<()> {
-    let (mut stream, mut connection) = support::connect(url, Config::default())?;
+    // Offers `permessage-deflate; client_max_window_bits`; long lines go
+    // out compressed if the server agrees.
+    let config = Config::default().deflate(DeflateConfig::default());
+    let (mut stream, mut connection) = support::connect(url, config)?;
     // Standard input is read on its own thread; the socket is polled with a
     // short timeout so both make progress on this one.
     stream.set_read_timeout(Some(Duration::from_millis(20)))?;

@@ -13,6 +13,7 @@ use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 
+use rfc6455::deflate::DeflateConfig;
 use rfc6455::handshake::{Accept, Incoming, Limits, ServerHandshake, Status, plain_response};
 use rfc6455::{Config, Connection, Event, Role};
 
@@ -58,13 +59,20 @@ fn serve(mut stream: TcpStream) -> io::Result<()> {
             Err(error) => return stream.write_all(&error.response()),
         }
     };
+    // permessage-deflate when the client offers it. Every message is
+    // compressed, however short, so that the Autobahn TestSuite's short
+    // messages exercise the compressor too.
+    let config = Config::default().deflate(DeflateConfig::default().min_size(0));
+    let deflate = config
+        .deflate
+        .and_then(|wanted| request.negotiate_deflate(&wanted));
     let response = request
-        .accept(Accept::new().header("Server", "rfc6455"))
+        .accept(Accept::new().header("Server", "rfc6455").deflate(deflate))
         .map_err(io::Error::other)?;
     stream.write_all(&response)?;
 
     // The connection: events out, echo, bytes to send, repeat.
-    let mut connection = Connection::new(Role::Server, Config::default());
+    let mut connection = Connection::with_deflate(Role::Server, config, deflate);
     connection.receive(handshake.leftover());
     loop {
         loop {

@@ -12,16 +12,20 @@
 //! | [`mask`] | the XOR masking hot loop, phase-aware | 5.3 |
 //! | [`frame`] | [`OpCode`](frame::OpCode), [`FrameHeader`](frame::FrameHeader) decode and encode | 5.2 |
 //! | [`close`] | [`CloseCode`](close::CloseCode), close payloads | 5.5.1, 7.4 |
+//! | `deflate` | permessage-deflate ([RFC 7692]): negotiation values and the payload codec (feature `deflate`, on by default) | RFC 7692 |
 //! | [`message`] | [`Message`], reassembly, incremental UTF-8, size limits | 5.4, 5.6, 8.1 |
 //! | [`connection`] | [`Connection`]: the sans-IO state machine, both roles | 5 to 7 |
 //! | [`handshake`] | the opening handshake, both roles, apart from the rest | 4 |
 //!
 //! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
+//! [RFC 7692]: https://www.rfc-editor.org/rfc/rfc7692
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 pub mod close;
 pub mod connection;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 pub mod frame;
 pub mod handshake;
 pub mod mask;

@@ -12,27 +12,31 @@ use rfc6455::{Config, Connection, Role};
 /// How long a closing end waits for its peer before dropping the socket.
 pub const LINGER: Duration = Duration::from_secs(2);
 
-/// Connects to a `ws://` URL and runs the client handshake. The connection
-/// already holds whatever the server sent right behind its answer.
+/// Connects to a `ws://` URL and runs the client handshake, offering
+/// permessage-deflate when `config.deflate` says so. The connection already
+/// holds whatever the server sent right behind its answer.
 pub fn connect(url: &str, config: Config) -> io::Result<(TcpStream, Connection)> {
-    let request = ClientRequest::new(url).map_err(io::Error::other)?;
+    let mut request = ClientRequest::new(url).map_err(io::Error::other)?;
+    if let Some(deflate) = config.deflate {
+        request = request.deflate(deflate);
+    }
     let mut stream = TcpStream::connect((request.host(), request.port()))?;
     stream.set_nodelay(true)?;
     let mut handshake = ClientHandshake::new(request).map_err(io::Error::other)?;
     stream.write_all(handshake.request_bytes())?;
     let mut buf = [0u8; 4096];
-    loop {
+    let response = loop {
         let n = stream.read(&mut buf)?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         match handshake.receive(&buf[..n]) {
             Ok(Status::Partial) => continue,
-            Ok(Status::Complete(_response)) => break,
+            Ok(Status::Complete(response)) => break response,
             Err(error) => return Err(handshake_error(error)),
         }
-    }
-    let mut connection = Connection::new(Role::Client, config);
+    };
+    let mut connection = Connection::with_deflate(Role::Client, config, response.deflate());
     connection.receive(handshake.leftover());
     Ok((stream, connection))
 }
