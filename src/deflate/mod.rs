@@ -43,17 +43,21 @@
 //! Nothing is allocated until the first compressed message in each
 //! direction. From then on a connection holds its compressor and its
 //! inflater until it is dropped (they are reset, not rebuilt, when a side does
-//! not take over its context). Measured with zlib-rs (`tests/deflate_memory.rs`):
+//! not take over its context). Measured with zlib-rs 0.6 through flate2 1.1
+//! (`cargo test --test deflate_memory -- --nocapture`):
 //!
 //! | agreed window | compressor (level 6) | inflater | both |
 //! |---|---|---|---|
-//! | 15 bits (default) | 263 KiB | 41 KiB | 304 KiB |
-//! | 9 bits (smallest; 8 is served as 9) | 135 KiB | 10 KiB | 145 KiB |
+//! | 15 bits (default) | 373 KiB | 48 KiB | 421 KiB |
+//! | 9 bits (smallest; 8 is served as 9) | 247 KiB | 48 KiB | 295 KiB |
 //!
-//! The compressor dominates: its hash tables do not shrink with the window.
-//! A server that compresses is a server that spends about 300 KiB per busy
-//! connection, which is why compression is off until [`Config::deflate`] is
-//! set, as in Node's `ws`.
+//! The compressor dominates: zlib's hash tables and pending buffer (256 KiB
+//! at flate2's fixed memory level) do not shrink with the window, and the
+//! inflater's state does not either. So a server that compresses spends
+//! about 420 KiB per connection that has sent and received a compressed
+//! message, which is why compression is off until [`Config::deflate`] is
+//! set, as in Node's `ws`, and why messages under
+//! [`DeflateConfig::min_size`] never wake the compressor.
 //!
 //! [RFC 7692]: https://www.rfc-editor.org/rfc/rfc7692
 //! [`ClientRequest::deflate`]: crate::handshake::ClientRequest::deflate
