@@ -2,16 +2,19 @@
 //! client under test.
 //!
 //! ```text
-//! cargo run --release --example autobahn_client -- ws://127.0.0.1:9001
+//! cargo run --release --example autobahn_client -- ws://127.0.0.1:9001 [JOBS]
 //! ```
 //!
-//! Asks for the number of cases, runs each one echoing every message, then
-//! asks the server to write its reports. Exits 0 when the reports are updated.
+//! Asks for the number of cases, runs each one echoing every message, JOBS
+//! cases at a time (default 1), then asks the server to write its reports.
+//! Exits 0 when the reports are updated.
 
 mod support;
 
 use std::io;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::thread;
 
 use rfc6455::deflate::DeflateConfig;
 use rfc6455::{Config, Event, Message, Role};
@@ -23,7 +26,12 @@ fn main() -> ExitCode {
         .nth(1)
         .unwrap_or_else(|| "ws://127.0.0.1:9001".into());
     let base = base.trim_end_matches('/');
-    match run(base) {
+    let jobs = std::env::args()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1u32)
+        .max(1);
+    match run(base, jobs) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("autobahn client: {error}");
@@ -32,15 +40,27 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(base: &str) -> io::Result<()> {
+fn run(base: &str, jobs: u32) -> io::Result<()> {
     let count = get_case_count(base)?;
-    eprintln!("{count} cases");
-    for case in 1..=count {
-        let url = format!("{base}/runCase?case={case}&agent={AGENT}");
-        if let Err(error) = echo(&url) {
-            eprintln!("case {case}: {error}");
+    eprintln!("{count} cases, {jobs} at a time");
+    // Each worker takes the next case until none is left.
+    let next = AtomicU32::new(1);
+    thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| {
+                loop {
+                    let case = next.fetch_add(1, Ordering::Relaxed);
+                    if case > count {
+                        break;
+                    }
+                    let url = format!("{base}/runCase?case={case}&agent={AGENT}");
+                    if let Err(error) = echo(&url) {
+                        eprintln!("case {case}: {error}");
+                    }
+                }
+            });
         }
-    }
+    });
     let url = format!("{base}/updateReports?agent={AGENT}");
     echo(&url)?;
     eprintln!("reports updated");
