@@ -26,8 +26,10 @@
 #                           ['cargo build --release --example echo_server --example autobahn_client']
 #   AUTOBAHN_SERVER_CMD     server under test; the listen address is appended
 #                           [target/release/examples/echo_server]
-#   AUTOBAHN_CLIENT_CMD     client under test; the fuzzing server's base URL is appended
+#   AUTOBAHN_CLIENT_CMD     client under test; the fuzzing server's base URL is appended,
+#                           then AUTOBAHN_CLIENT_JOBS if not empty
 #                           [target/release/examples/autobahn_client]
+#   AUTOBAHN_CLIENT_JOBS    cases the client under test runs at once [2]
 #   AUTOBAHN_SERVER_ADDR    where the server under test listens [127.0.0.1:9001]
 #   AUTOBAHN_FUZZSERVER_ADDR where kosoku's fuzzingserver listens [127.0.0.1:9002]
 #   AUTOBAHN_OUT            report root [target/autobahn]
@@ -47,6 +49,7 @@ KOSOKU_VERSION=0.1.0
 CASES=${AUTOBAHN_CASES:-}
 EXCLUDE=${AUTOBAHN_EXCLUDE-}
 PARALLELISM=${AUTOBAHN_PARALLELISM:-2}
+CLIENT_JOBS=${AUTOBAHN_CLIENT_JOBS-2}
 ROLES=${AUTOBAHN_ROLES:-server client}
 BUILD_CMD=${AUTOBAHN_BUILD_CMD-cargo build --release --example echo_server --example autobahn_client}
 SERVER_CMD=${AUTOBAHN_SERVER_CMD:-${CARGO_TARGET_DIR:-target}/release/examples/echo_server}
@@ -276,9 +279,11 @@ run_client_role() {
     pid=$BG_PID
     wait_port "$HOST" "$PORT" "$pid" "kosoku fuzzingserver" || { tail_log "$OUT/client-kosoku.log"; return 1; }
 
-    log "client role: running ${CLIENT_ARGV[*]} $url (timeout ${ROLE_TIMEOUT}s)"
+    log "client role: running ${CLIENT_ARGV[*]} $url ${CLIENT_JOBS} (timeout ${ROLE_TIMEOUT}s)"
     local t0=$SECONDS
-    run_wait "$OUT/client-peer.log" timeout "$ROLE_TIMEOUT" "${CLIENT_ARGV[@]}" "$url"
+    local jobs=()
+    [[ -n $CLIENT_JOBS ]] && jobs=("$CLIENT_JOBS")
+    run_wait "$OUT/client-peer.log" timeout "$ROLE_TIMEOUT" "${CLIENT_ARGV[@]}" "$url" "${jobs[@]}"
     rc=$RUN_RC
     log "client role: client exited $rc after $((SECONDS - t0))s"
     if ((rc != 0)); then

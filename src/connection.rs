@@ -304,7 +304,11 @@ impl KeySource {
 ///   timeout of its own.
 /// - **Limits** ([`Config`]): frames over 16 MiB and messages over 64 MiB
 ///   fail the connection with 1009 when their header arrives, before
-///   anything is buffered.
+///   anything is buffered. A compressed message counts its inflated bytes
+///   and fails with 1009 as it crosses the limit.
+/// - **Compression** (permessage-deflate, RFC 7692) is used only by a
+///   connection built with [`with_deflate`](Self::with_deflate) from the
+///   parameters its handshake agreed; otherwise RSV1 is a protocol error.
 ///
 /// # Memory
 ///

@@ -20,8 +20,8 @@ const FIRST_GROWTH: usize = 1024;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InflateError {
-    /// The payload is not valid DEFLATE data: 1007 (RFC 7692 section 8.1
-    /// leaves the code open; invalid data is what 1007 says).
+    /// The payload is not valid DEFLATE data: 1007, the code for data that
+    /// is not what the message says it is (RFC 6455 section 7.4.1).
     #[error("corrupt DEFLATE data")]
     Corrupt,
     /// The message inflates past the limit: 1009. `len` is how far it got.
@@ -304,5 +304,134 @@ impl Deflater {
     /// Whether the backend state has been allocated.
     pub fn is_allocated(&self) -> bool {
         self.state.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(_: &[u8]) -> Result<(), InflateError> {
+        Ok(())
+    }
+
+    fn inflate_message(
+        inflater: &mut Inflater,
+        payload: &[u8],
+        max: usize,
+    ) -> Result<Vec<u8>, InflateError> {
+        let mut out = Vec::new();
+        inflater.inflate(payload, &mut out, max, ok)?;
+        inflater.finish(&mut out, max, ok)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn output_never_grows_past_the_limit() {
+        let mut deflater = Deflater::new(9, 15, false);
+        let mut payload = Vec::new();
+        deflater
+            .compress(&[b'a'; 100_000], true, &mut payload)
+            .unwrap();
+        for max in [0, 1, 1000, 99_999] {
+            let mut inflater = Inflater::new(15, false);
+            let mut out = Vec::new();
+            let error = inflater.inflate(&payload, &mut out, max, ok).unwrap_err();
+            assert_eq!(
+                error,
+                InflateError::TooBig {
+                    len: max as u64 + 1,
+                    max: max as u64
+                }
+            );
+            assert!(
+                out.capacity() <= max + 1,
+                "{max}: capacity {}",
+                out.capacity()
+            );
+        }
+        let mut inflater = Inflater::new(15, false);
+        assert_eq!(
+            inflate_message(&mut inflater, &payload, 100_000)
+                .unwrap()
+                .len(),
+            100_000
+        );
+    }
+
+    #[test]
+    fn the_check_sees_every_inflated_byte_and_can_stop_it() {
+        let text = "é".repeat(10_000);
+        let mut deflater = Deflater::new(6, 15, false);
+        let mut payload = Vec::new();
+        deflater
+            .compress(text.as_bytes(), true, &mut payload)
+            .unwrap();
+        let mut seen = 0;
+        let mut inflater = Inflater::new(15, false);
+        let mut out = Vec::new();
+        inflater
+            .inflate(&payload, &mut out, usize::MAX, |piece: &[u8]| {
+                seen += piece.len();
+                Ok::<(), InflateError>(())
+            })
+            .unwrap();
+        assert_eq!(seen, out.len());
+        let mut inflater = Inflater::new(15, false);
+        let mut out = Vec::new();
+        let stop = |_: &[u8]| Err(InflateError::Corrupt);
+        assert_eq!(
+            inflater.inflate(&payload, &mut out, usize::MAX, stop),
+            Err(InflateError::Corrupt)
+        );
+    }
+
+    #[test]
+    fn after_a_final_block_the_context_starts_again() {
+        // RFC 7692 section 7.2.3.4, then section 7.2.3.1's "Hello".
+        let mut inflater = Inflater::new(15, false);
+        let bfinal = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
+        assert_eq!(
+            inflate_message(&mut inflater, &bfinal, 100).unwrap(),
+            b"Hello"
+        );
+        let hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        assert_eq!(
+            inflate_message(&mut inflater, &hello, 100).unwrap(),
+            b"Hello"
+        );
+    }
+
+    #[test]
+    fn corrupt_data_is_an_error_not_a_panic() {
+        for bad in [&[0xff, 0xff][..], &[0x07], &[0x00, 0x01, 0x00, 0x00, 0x00]] {
+            let mut inflater = Inflater::new(15, false);
+            assert_eq!(
+                inflate_message(&mut inflater, bad, 100),
+                Err(InflateError::Corrupt),
+                "{bad:02x?}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_messages_and_small_windows() {
+        for bits in [8, 9, 12, 15] {
+            for reset in [false, true] {
+                let mut deflater = Deflater::new(6, bits, reset);
+                let mut inflater = Inflater::new(bits, reset);
+                assert!(!deflater.is_allocated() && !inflater.is_allocated());
+                for text in [&b""[..], b"", b"abc abc abc", b"", &[7; 3000], b""] {
+                    let mut payload = Vec::new();
+                    deflater.compress(text, true, &mut payload).unwrap();
+                    assert!(!payload.is_empty(), "an empty payload cannot end a block");
+                    assert_eq!(
+                        inflate_message(&mut inflater, &payload, 10_000).unwrap(),
+                        text
+                    );
+                }
+                assert!(deflater.is_allocated() && inflater.is_allocated());
+            }
+        }
     }
 }

@@ -403,15 +403,15 @@ pub fn check_answer(
     config: &DeflateConfig,
 ) -> Result<DeflateParams, NegotiationError> {
     let p = parse(answer)?;
-    // Section 7.1.1.1: a server accepts the request for
-    // server_no_context_takeover "by including" it.
+    // Section 7.1.1.1: a server that accepts the request for
+    // server_no_context_takeover includes it in the answer.
     if config.server_no_context_takeover && !p.server_no_context_takeover {
         return Err(NegotiationError::MissingParameter(
             SERVER_NO_CONTEXT_TAKEOVER,
         ));
     }
-    // Section 7.1.2.1: the server accepts a server_max_window_bits offer "by
-    // including ... the same or smaller value".
+    // Section 7.1.2.1: a server that accepts a server_max_window_bits offer
+    // answers it with the same or a smaller value.
     let asked_server_bits = config.server_max_window_bits.clamp(8, 15);
     let server_bits = match p.server_max_window_bits {
         Some(bits) if bits > asked_server_bits => {

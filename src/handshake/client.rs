@@ -312,8 +312,8 @@ impl ClientHandshake {
                 response.extensions.push(extension);
             }
         }
-        // RFC 7692 section 5: a client that finds an invalid answer "MUST
-        // _Fail the WebSocket Connection_".
+        // RFC 7692 section 5: a client that finds the answer invalid fails
+        // the WebSocket connection.
         #[cfg(feature = "deflate")]
         if let Some(config) = &self.request.deflate {
             use crate::deflate::{EXTENSION_NAME, NegotiationError, check_answer};
