@@ -8,11 +8,16 @@
 //!
 //! Each round compresses (or inflates) a sequence of 32 different messages
 //! in order, so that each is compressed against the ones before it as on a
-//! real connection. The rounds alternate between the two sides, and the
-//! median round of each is compared. Our side includes the framing: the
-//! header, the RSV1 rules, the message assembly and the buffers handed out;
-//! a server sends (no masking) and a client receives (nothing to unmask), so
-//! the figure is the deflate layer's own overhead.
+//! real connection. The rounds alternate between the two sides, each going
+//! first every other round, and the median round of each is compared. Our
+//! side includes the framing: the header, the RSV1 rules, the message
+//! assembly and the buffers handed out. A server sends (no masking), a
+//! client receives (nothing to unmask), and the messages are binary (no
+//! UTF-8 check), so the figure is the deflate layer's own overhead.
+//!
+//! `DEFLATE_BENCH_SIZE=1` or `64` runs one size; `DEFLATE_BENCH_INFLATE_ONLY`
+//! skips the compression rounds (for a profiler); a number argument sets the
+//! rounds (default 101).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -103,6 +108,25 @@ fn config() -> Config {
     Config::default().deflate(DeflateConfig::default().level(LEVEL).min_size(0))
 }
 
+/// Runs both sides `rounds` times each, alternating which goes first.
+fn turns(
+    rounds: usize,
+    ours: &mut dyn FnMut(&mut Vec<Duration>),
+    theirs: &mut dyn FnMut(&mut Vec<Duration>),
+) -> (Vec<Duration>, Vec<Duration>) {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            ours(&mut a);
+            theirs(&mut b);
+        } else {
+            theirs(&mut b);
+            ours(&mut a);
+        }
+    }
+    (a, b)
+}
+
 fn median(mut times: Vec<Duration>) -> Duration {
     times.sort_unstable();
     times[times.len() / 2]
@@ -113,9 +137,16 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(101usize);
+    // For profiling the receiving side alone.
+    let inflate_only = std::env::var_os("DEFLATE_BENCH_INFLATE_ONLY").is_some();
     println!("| size | compress: ours / flate2 | inflate: ours / flate2 |");
     println!("|---|---|---|");
-    for (len, label) in [(1024, "1 KiB"), (64 * 1024, "64 KiB")] {
+    let sizes: &[(usize, &str)] = match std::env::var("DEFLATE_BENCH_SIZE").as_deref() {
+        Ok("1") => &[(1024, "1 KiB")],
+        Ok("64") => &[(64 * 1024, "64 KiB")],
+        _ => &[(1024, "1 KiB"), (64 * 1024, "64 KiB")],
+    };
+    for &(len, label) in sizes {
         let messages: Vec<String> = (0..MESSAGES as u64).map(|i| json(len, i + 1)).collect();
 
         // What a server sends for the sequence, as the client receives it.
@@ -124,7 +155,7 @@ fn main() {
         let frames: Vec<Vec<u8>> = messages
             .iter()
             .map(|m| {
-                sender.send_text(m).unwrap();
+                sender.send_binary(m.as_bytes()).unwrap();
                 sender.take_transmit().to_vec()
             })
             .collect();
@@ -144,30 +175,34 @@ fn main() {
         let wire: usize = frames.iter().map(Vec::len).sum();
         let text: usize = messages.iter().map(String::len).sum();
 
-        let mut ours_c = Vec::new();
-        let mut raw_c = Vec::new();
-        let mut ours_i = Vec::new();
-        let mut raw_i = Vec::new();
         // Persistent compressors, as on a connection with context takeover.
         let mut ours_sender =
             Connection::with_deflate(Role::Server, config(), Some(DeflateParams::default()));
         let mut raw = raw_compressor();
-        for _ in 0..rounds {
+        let mut ours = |times: &mut Vec<Duration>| {
             let t = Instant::now();
             for m in &messages {
-                ours_sender.send_text(black_box(m)).unwrap();
+                ours_sender.send_binary(black_box(m.as_bytes())).unwrap();
                 black_box(ours_sender.take_transmit());
             }
-            ours_c.push(t.elapsed());
-
+            times.push(t.elapsed());
+        };
+        let mut theirs = |times: &mut Vec<Duration>| {
             let t = Instant::now();
             for m in &messages {
                 black_box(raw_compress(&mut raw, black_box(m.as_bytes()), &mut buf));
             }
-            raw_c.push(t.elapsed());
+            times.push(t.elapsed());
+        };
+        let (ours_c, raw_c) = turns(
+            if inflate_only { 1 } else { rounds },
+            &mut ours,
+            &mut theirs,
+        );
 
-            // Inflating starts from a fresh context each round: the sequence
-            // was compressed from one.
+        // Inflating starts from a fresh context each round: the sequence
+        // was compressed from one.
+        let mut ours = |times: &mut Vec<Duration>| {
             let t = Instant::now();
             let mut client =
                 Connection::with_deflate(Role::Client, config(), Some(DeflateParams::default()));
@@ -180,15 +215,17 @@ fn main() {
                     other => panic!("{other:?}"),
                 }
             }
-            ours_i.push(t.elapsed());
-
+            times.push(t.elapsed());
+        };
+        let mut theirs = |times: &mut Vec<Duration>| {
             let t = Instant::now();
             let mut decompress = Decompress::new_with_window_bits(false, 15);
             for (payload, m) in payloads.iter().zip(&messages) {
                 black_box(raw_inflate(&mut decompress, black_box(payload), m.len()));
             }
-            raw_i.push(t.elapsed());
-        }
+            times.push(t.elapsed());
+        };
+        let (ours_i, raw_i) = turns(rounds, &mut ours, &mut theirs);
         let (oc, rc, oi, ri) = (median(ours_c), median(raw_c), median(ours_i), median(raw_i));
         let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64();
         println!(

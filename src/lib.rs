@@ -35,7 +35,8 @@ pub use close::{CloseCode, CloseFrame};
 pub use connection::{Config, Connection, Event, ProtocolError, Role, SendError, State};
 pub use message::{Message, Utf8Bytes};
 
-/// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doctests (one of them
+/// negotiates permessage-deflate).
+#[cfg(all(doctest, feature = "deflate"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -330,14 +330,19 @@ pub struct Assembler {
     len: u64,
     utf8: Utf8Validator,
     /// permessage-deflate, when agreed: inflates messages whose first frame
-    /// has RSV1 set.
+    /// has RSV1 set. Boxed, so that a connection without it stays small.
     #[cfg(feature = "deflate")]
-    inflater: Option<Inflater>,
+    inflating: Option<Box<Inflating>>,
+}
+
+/// The receiving side of permessage-deflate.
+#[cfg(feature = "deflate")]
+#[derive(Debug)]
+struct Inflating {
+    inflater: Inflater,
     /// Whether the open message is compressed; its payload is then inflated
     /// into `inflated` and the wire bytes are dropped.
-    #[cfg(feature = "deflate")]
     compressed: bool,
-    #[cfg(feature = "deflate")]
     inflated: Vec<u8>,
 }
 
@@ -353,11 +358,7 @@ impl Assembler {
             len: 0,
             utf8: Utf8Validator::new(),
             #[cfg(feature = "deflate")]
-            inflater: None,
-            #[cfg(feature = "deflate")]
-            compressed: false,
-            #[cfg(feature = "deflate")]
-            inflated: Vec::new(),
+            inflating: None,
         }
     }
 
@@ -367,7 +368,11 @@ impl Assembler {
     #[cfg(feature = "deflate")]
     pub fn with_inflater(max_message_size: u64, inflater: Inflater) -> Self {
         Assembler {
-            inflater: Some(inflater),
+            inflating: Some(Box::new(Inflating {
+                inflater,
+                compressed: false,
+                inflated: Vec::new(),
+            })),
             ..Assembler::new(max_message_size)
         }
     }
@@ -401,7 +406,7 @@ impl Assembler {
             }
         }
         #[cfg(feature = "deflate")]
-        if self.inflater.is_some() {
+        if let Some(inflating) = self.inflating.as_mut() {
             let rsv1 = header.rsv.contains(Rsv::RSV1);
             if header.opcode == OpCode::Continuation {
                 // RFC 7692 section 6.1: the "Per-Message Compressed" bit is
@@ -412,9 +417,9 @@ impl Assembler {
                     return Err(MessageError::CompressedContinuation);
                 }
             } else {
-                self.compressed = rsv1;
+                inflating.compressed = rsv1;
             }
-            if self.compressed {
+            if inflating.compressed {
                 // The limit counts inflated bytes, checked while inflating;
                 // the wire bytes are dropped frame by frame.
                 self.fin = header.fin;
@@ -448,7 +453,7 @@ impl Assembler {
     #[inline]
     pub fn check(&mut self, payload: &[u8]) -> Result<(), MessageError> {
         #[cfg(feature = "deflate")]
-        if self.compressed {
+        if self.is_compressed() {
             return self.inflate(payload, false);
         }
         if self.open == Some(DataKind::Text) {
@@ -466,16 +471,20 @@ impl Assembler {
             return Ok(None);
         };
         #[cfg(feature = "deflate")]
-        if self.compressed {
+        if let Some(inflating) = self.inflating.as_mut().filter(|i| i.compressed) {
             // The payload was inflated by `check`; only the end is left.
             drop(payload);
             if !self.fin {
                 return Ok(None);
             }
+            inflating.compressed = false;
             self.inflate(&[], true)?;
             self.open = None;
-            self.compressed = false;
-            let data = Bytes::from(std::mem::take(&mut self.inflated));
+            let inflated = self
+                .inflating
+                .as_mut()
+                .map(|i| std::mem::take(&mut i.inflated));
+            let data = Bytes::from(inflated.unwrap_or_default());
             return Ok(Some(match kind {
                 DataKind::Text => {
                     self.utf8.finish()?;
@@ -516,18 +525,26 @@ impl Assembler {
 impl Assembler {
     /// Inflates the next bytes of a compressed message (or its end), checking
     /// text as it comes out and the limit on inflated bytes.
+    #[inline]
+    fn is_compressed(&self) -> bool {
+        self.inflating.as_ref().is_some_and(|i| i.compressed)
+    }
+
     fn inflate(&mut self, payload: &[u8], end: bool) -> Result<(), MessageError> {
-        let Some(inflater) = self.inflater.as_mut() else {
+        let Some(inflating) = self.inflating.as_deref_mut() else {
             return Ok(());
         };
+        let Inflating {
+            inflater, inflated, ..
+        } = inflating;
         let max = usize::try_from(self.max_message_size).unwrap_or(usize::MAX);
         let utf8 = &mut self.utf8;
         let text = self.open == Some(DataKind::Text);
         let check = |fresh: &[u8]| if text { utf8.feed(fresh) } else { Ok(()) };
         if end {
-            inflater.finish(&mut self.inflated, max, check)
+            inflater.finish(inflated, max, check)
         } else {
-            inflater.inflate(payload, &mut self.inflated, max, check)
+            inflater.inflate(payload, inflated, max, check)
         }
     }
 }

@@ -16,6 +16,13 @@ const MIN_ZLIB_BITS: u8 = 9;
 /// The first reservation for a message's inflated bytes.
 const FIRST_GROWTH: usize = 1024;
 
+/// How much larger than its compressed bytes a message is guessed to be when
+/// its buffer first grows: JSON and text often inflate 5 to 8 times, and a
+/// guess too small costs a copy of everything inflated so far. What is
+/// reserved beyond the message is given back when it ends
+/// ([`Inflater::finish`]).
+const GUESSED_RATIO: usize = 8;
+
 /// Inflated data that cannot be accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -122,9 +129,30 @@ impl Inflater {
         max: usize,
         check: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        let result = self.run(&TAIL, out, max, check);
+        let result = match self.state.as_mut() {
+            // The tail rarely adds output; when the message filled `out`
+            // exactly, try it into a small buffer before growing `out`.
+            Some(state) if out.len() == out.capacity() && !self.ended => {
+                let mut spare = [0u8; 64];
+                let (before_in, before_out) = (state.total_in(), state.total_out());
+                match state.decompress(&TAIL, &mut spare, FlushDecompress::Sync) {
+                    Err(_) => Err(InflateError::Corrupt.into()),
+                    Ok(status) => {
+                        let used = (state.total_in() - before_in) as usize;
+                        let produced = (state.total_out() - before_out) as usize;
+                        self.ended = status == Status::StreamEnd;
+                        self.append(&spare[..produced], out, max, check, &TAIL[used.min(4)..])
+                    }
+                }
+            }
+            _ => self.run(&TAIL, out, max, check),
+        };
         if self.reset_after_message || self.ended {
             self.reset();
+        }
+        // Give back a generous guess: shrinking happens in place.
+        if result.is_ok() && out.capacity() - out.len() > out.len() / 4 + 64 {
+            out.shrink_to_fit();
         }
         result
     }
@@ -142,6 +170,35 @@ impl Inflater {
         self.state.is_some()
     }
 
+    /// Appends bytes inflated outside `out`, then inflates `rest`.
+    fn append<E: From<InflateError>>(
+        &mut self,
+        inflated: &[u8],
+        out: &mut Vec<u8>,
+        max: usize,
+        mut check: impl FnMut(&[u8]) -> Result<(), E>,
+        rest: &[u8],
+    ) -> Result<(), E> {
+        if !inflated.is_empty() {
+            if out.len() + inflated.len() > max {
+                let len = (out.len() + inflated.len()) as u64;
+                return Err(InflateError::TooBig {
+                    len,
+                    max: max as u64,
+                }
+                .into());
+            }
+            let start = out.len();
+            out.extend_from_slice(inflated);
+            check(&out[start..])?;
+        }
+        // A full spare buffer may leave output pending in the backend.
+        if rest.is_empty() && inflated.len() < 64 {
+            return Ok(());
+        }
+        self.run(rest, out, max, check)
+    }
+
     fn run<E: From<InflateError>>(
         &mut self,
         mut input: &[u8],
@@ -149,9 +206,10 @@ impl Inflater {
         max: usize,
         mut check: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        if self.ended || input.is_empty() {
+        if self.ended || (input.is_empty() && self.state.is_none()) {
             // Bytes after a block with BFINAL set (RFC 7692 section
-            // 7.2.3.4) are ignored until the message ends.
+            // 7.2.3.4) are ignored until the message ends; with no state
+            // and no input there is nothing to do.
             return Ok(());
         }
         let window_bits = self.window_bits;
@@ -171,7 +229,7 @@ impl Inflater {
                     .capacity()
                     .saturating_mul(2)
                     .max(FIRST_GROWTH)
-                    .max(input.len().saturating_mul(4))
+                    .max(input.len().saturating_mul(GUESSED_RATIO))
                     .min(ceiling);
                 if target <= out.len() {
                     return Err(too_big(out.len()).into());
