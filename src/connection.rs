@@ -309,7 +309,7 @@ impl KeySource {
 ///   anything is buffered. A compressed message counts its inflated bytes
 ///   and fails with 1009 as it crosses the limit.
 /// - **Compression** (permessage-deflate, RFC 7692) is used only by a
-///   connection built with [`with_deflate`](Self::with_deflate) from the
+///   connection built with `with_deflate` (feature `deflate`) from the
 ///   parameters its handshake agreed; otherwise RSV1 is a protocol error.
 ///
 /// # Memory

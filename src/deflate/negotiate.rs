@@ -18,7 +18,7 @@ const CLIENT_MAX_WINDOW_BITS: &str = "client_max_window_bits";
 /// What this end wants from permessage-deflate, in either role.
 ///
 /// A client offers it ([`offer`]); a server accepts the first offer it can
-/// honour ([`negotiate`]). The compression [`level`](Self::level) and the
+/// honour ([`accept_offer`]). The compression [`level`](Self::level) and the
 /// [`min_size`](Self::min_size) threshold are this end's own business and are
 /// never sent.
 ///

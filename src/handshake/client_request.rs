@@ -114,7 +114,7 @@ impl ClientRequest {
     ///
     /// An extension offered through `Sec-WebSocket-Extensions` is one the
     /// server may then choose, and the caller's to implement; offer
-    /// permessage-deflate with [`deflate`](Self::deflate) instead.
+    /// permessage-deflate with `deflate` (feature `deflate`) instead.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self

@@ -208,7 +208,7 @@ pub enum BuildError {
     /// the client's handshake").
     #[error("subprotocol {0:?} was not offered by the client")]
     ProtocolNotOffered(String),
-    /// [`Accept::deflate`](super::Accept::deflate) answered an extension
+    /// `Accept::deflate` (feature `deflate`) answered an extension
     /// the client did not offer (RFC 6455 section 9.1).
     #[error("extension {0:?} was not offered by the client")]
     ExtensionNotOffered(&'static str),

@@ -185,7 +185,7 @@ impl UpgradeRequest {
     /// 4.2.2, step 5), with `Sec-WebSocket-Accept` computed from the key.
     ///
     /// `Sec-WebSocket-Extensions` is written only for permessage-deflate,
-    /// when [`Accept::deflate`] was given parameters; no other extension is
+    /// when `Accept::deflate` was given parameters; no other extension is
     /// accepted. After sending it, the connection is open.
     pub fn accept(&self, accept: Accept) -> Result<Vec<u8>, BuildError> {
         if let Some(protocol) = &accept.protocol {
