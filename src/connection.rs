@@ -201,6 +201,7 @@ pub enum SendError {
     #[error("text fragment is not valid UTF-8")]
     InvalidUtf8,
     /// The compressor failed (permessage-deflate); nothing was queued.
+    #[cfg(feature = "deflate")]
     #[error("compression failed")]
     Compression,
 }
