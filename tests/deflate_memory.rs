@@ -20,6 +20,7 @@ thread_local! {
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
     static LIVE: Cell<i64> = const { Cell::new(0) };
     static PEAK: Cell<i64> = const { Cell::new(0) };
+    static TOTAL: Cell<i64> = const { Cell::new(0) };
 }
 
 fn record(allocated: i64) {
@@ -27,6 +28,7 @@ fn record(allocated: i64) {
         if on.get() {
             if allocated > 0 {
                 ALLOCATIONS.with(|n| n.set(n.get() + 1));
+                TOTAL.with(|n| n.set(n.get() + allocated));
             }
             LIVE.with(|live| {
                 live.set(live.get() + allocated);
@@ -65,6 +67,7 @@ fn counted<T>(f: impl FnOnce() -> T) -> (T, u64, i64, i64) {
     ALLOCATIONS.with(|n| n.set(0));
     LIVE.with(|n| n.set(0));
     PEAK.with(|n| n.set(0));
+    TOTAL.with(|n| n.set(0));
     ON.with(|on| on.set(true));
     let value = f();
     ON.with(|on| on.set(false));
@@ -230,4 +233,33 @@ fn what_a_connection_holds_with_the_extension_agreed() {
         assert!(compressor < 400 * 1024, "{bits}: compressor {compressor}");
         assert!(inflater < 64 * 1024, "{bits}: inflater {inflater}");
     }
+}
+
+#[test]
+fn contexts_are_reset_in_place_not_rebuilt() {
+    // Neither side takes over its context: both reset after every message.
+    let params = Some(DeflateParams::new(true, true, 15, 15));
+    let config = Config::default().deflate(DeflateConfig::default().min_size(0));
+    let text = r#"{"id":1,"name":"a","tags":["x","y"]}"#.repeat(30);
+    let mut client = Connection::with_deflate(Role::Client, config, params);
+    let mut server = Connection::with_deflate(Role::Server, config, params);
+    let mut exchange = || {
+        client.send_text(&text).unwrap();
+        server.receive(&client.take_transmit());
+        assert!(matches!(server.poll_event(), Ok(Some(Event::Message(_)))));
+    };
+    exchange(); // allocates both states
+    counted(|| {
+        for _ in 0..100 {
+            exchange();
+        }
+    });
+    let total = TOTAL.with(Cell::get);
+    // Per message: the frame, the inflated message and small buffers, a few
+    // KiB; a rebuilt state would be hundreds.
+    assert!(
+        total / 100 < 16 * 1024,
+        "{} bytes allocated per message",
+        total / 100
+    );
 }
