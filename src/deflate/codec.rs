@@ -129,28 +129,11 @@ impl Inflater {
         max: usize,
         check: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        let result = match self.state.as_mut() {
-            // The tail rarely adds output; when the message filled `out`
-            // exactly, try it into a small buffer before growing `out`.
-            Some(state) if out.len() == out.capacity() && !self.ended => {
-                let mut spare = [0u8; 64];
-                let (before_in, before_out) = (state.total_in(), state.total_out());
-                match state.decompress(&TAIL, &mut spare, FlushDecompress::Sync) {
-                    Err(_) => Err(InflateError::Corrupt.into()),
-                    Ok(status) => {
-                        let used = (state.total_in() - before_in) as usize;
-                        let produced = (state.total_out() - before_out) as usize;
-                        self.ended = status == Status::StreamEnd;
-                        self.append(&spare[..produced], out, max, check, &TAIL[used.min(4)..])
-                    }
-                }
-            }
-            _ => self.run(&TAIL, out, max, check),
-        };
+        let result = self.run(&TAIL, out, max, check);
         if self.reset_after_message || self.ended {
             self.reset();
         }
-        // Give back a generous guess: shrinking happens in place.
+        // Give back what a generous guess reserved: shrinking is in place.
         if result.is_ok() && out.capacity() - out.len() > out.len() / 4 + 64 {
             out.shrink_to_fit();
         }
@@ -170,35 +153,6 @@ impl Inflater {
         self.state.is_some()
     }
 
-    /// Appends bytes inflated outside `out`, then inflates `rest`.
-    fn append<E: From<InflateError>>(
-        &mut self,
-        inflated: &[u8],
-        out: &mut Vec<u8>,
-        max: usize,
-        mut check: impl FnMut(&[u8]) -> Result<(), E>,
-        rest: &[u8],
-    ) -> Result<(), E> {
-        if !inflated.is_empty() {
-            if out.len() + inflated.len() > max {
-                let len = (out.len() + inflated.len()) as u64;
-                return Err(InflateError::TooBig {
-                    len,
-                    max: max as u64,
-                }
-                .into());
-            }
-            let start = out.len();
-            out.extend_from_slice(inflated);
-            check(&out[start..])?;
-        }
-        // A full spare buffer may leave output pending in the backend.
-        if rest.is_empty() && inflated.len() < 64 {
-            return Ok(());
-        }
-        self.run(rest, out, max, check)
-    }
-
     fn run<E: From<InflateError>>(
         &mut self,
         mut input: &[u8],
@@ -206,45 +160,44 @@ impl Inflater {
         max: usize,
         mut check: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        if self.ended || (input.is_empty() && self.state.is_none()) {
+        if self.ended || input.is_empty() {
             // Bytes after a block with BFINAL set (RFC 7692 section
-            // 7.2.3.4) are ignored until the message ends; with no state
-            // and no input there is nothing to do.
+            // 7.2.3.4) are ignored until the message ends.
             return Ok(());
         }
         let window_bits = self.window_bits;
         let state = self
             .state
             .get_or_insert_with(|| Decompress::new_with_window_bits(false, window_bits));
-        let too_big = |len: usize| InflateError::TooBig {
-            len: len as u64,
-            max: max as u64,
-        };
         loop {
-            if out.len() == out.capacity() {
-                // Grow by doubling, but never past max + 1: one byte over is
-                // enough to know the message is too big.
-                let ceiling = max.saturating_add(1);
-                let target = out
-                    .capacity()
-                    .saturating_mul(2)
-                    .max(FIRST_GROWTH)
-                    .max(input.len().saturating_mul(GUESSED_RATIO))
-                    .min(ceiling);
-                if target <= out.len() {
-                    return Err(too_big(out.len()).into());
-                }
-                out.reserve_exact(target - out.len());
+            if out.capacity() == 0 {
+                grow(out, max, input.len(), 1)?;
             }
             let before_in = state.total_in();
             let before_out = out.len();
-            let status = state
-                .decompress_vec(input, out, FlushDecompress::Sync)
-                .map_err(|_| InflateError::Corrupt)?;
+            let status = if out.len() < out.capacity() {
+                state.decompress_vec(input, out, FlushDecompress::Sync)
+            } else {
+                // A full buffer: probe into a small one before growing, as
+                // the rest (often just the tail) may add nothing.
+                let mut spare = [0u8; 64];
+                let before = state.total_out();
+                let status = state.decompress(input, &mut spare, FlushDecompress::Sync);
+                let produced = (state.total_out() - before) as usize;
+                if out.len() + produced > max {
+                    return Err(too_big(out.len() + produced, max).into());
+                }
+                if produced > 0 {
+                    grow(out, max, input.len(), produced)?;
+                    out.extend_from_slice(&spare[..produced]);
+                }
+                status
+            }
+            .map_err(|_| InflateError::Corrupt)?;
             let used = (state.total_in() - before_in) as usize;
             input = &input[used.min(input.len())..];
             if out.len() > max {
-                return Err(too_big(out.len()).into());
+                return Err(too_big(out.len(), max).into());
             }
             if out.len() > before_out {
                 check(&out[before_out..])?;
@@ -255,11 +208,44 @@ impl Inflater {
             }
             let room = out.len() < out.capacity();
             let progress = used > 0 || out.len() > before_out;
-            if room && (input.is_empty() || !progress) {
+            if !progress || (room && input.is_empty()) {
+                // Waiting for input, or all of it inflated. A full buffer
+                // loops: the next round probes for more.
                 return Ok(());
             }
         }
     }
+}
+
+fn too_big(len: usize, max: usize) -> InflateError {
+    InflateError::TooBig {
+        len: len as u64,
+        max: max as u64,
+    }
+}
+
+/// Makes room for at least `needed` more bytes: doubling, or a guess from
+/// the compressed bytes left, but never past `max + 1` (one byte over is
+/// enough to know the message is too big).
+fn grow(
+    out: &mut Vec<u8>,
+    max: usize,
+    input_left: usize,
+    needed: usize,
+) -> Result<(), InflateError> {
+    let ceiling = max.saturating_add(1);
+    let target = out
+        .capacity()
+        .saturating_mul(2)
+        .max(FIRST_GROWTH)
+        .max(input_left.saturating_mul(GUESSED_RATIO))
+        .min(ceiling)
+        .max(out.len().saturating_add(needed).min(ceiling));
+    if target <= out.len() {
+        return Err(too_big(out.len(), max));
+    }
+    out.reserve_exact(target - out.len());
+    Ok(())
 }
 
 /// Compresses message payloads (RFC 7692 section 7.2.1): each call ends
@@ -395,12 +381,9 @@ mod tests {
             let mut inflater = Inflater::new(15, false);
             let mut out = Vec::new();
             let error = inflater.inflate(&payload, &mut out, max, ok).unwrap_err();
-            assert_eq!(
-                error,
-                InflateError::TooBig {
-                    len: max as u64 + 1,
-                    max: max as u64
-                }
+            assert!(
+                matches!(error, InflateError::TooBig { len, max: m } if len > max as u64 && m == max as u64),
+                "{error:?}"
             );
             assert!(
                 out.capacity() <= max + 1,
@@ -458,6 +441,30 @@ mod tests {
             inflate_message(&mut inflater, &hello, 100).unwrap(),
             b"Hello"
         );
+    }
+
+    #[test]
+    fn a_message_that_fills_its_buffer_exactly() {
+        // 1024 bytes from a few compressed ones fill the first reservation
+        // exactly: the tail goes through the small buffer, and the context
+        // goes on.
+        let mut deflater = Deflater::new(6, 15, false);
+        let mut inflater = Inflater::new(15, false);
+        for len in [1024, 2048, 5, 1024] {
+            let text = vec![b'a'; len];
+            let mut payload = Vec::new();
+            deflater.compress(&text, true, &mut payload).unwrap();
+            let mut out = Vec::new();
+            inflater
+                .inflate(&payload, &mut out, usize::MAX, ok)
+                .unwrap();
+            let full = out.len() == out.capacity();
+            inflater.finish(&mut out, usize::MAX, ok).unwrap();
+            assert_eq!(out, text, "{len}");
+            if len == 1024 {
+                assert!(full, "the case under test: a full buffer before the tail");
+            }
+        }
     }
 
     #[test]
