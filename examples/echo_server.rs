@@ -18,9 +18,10 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rfc6455::deflate::DeflateConfig;
 use rfc6455::handshake::{Accept, Incoming, Limits, ServerHandshake, Status, plain_response};
 use rfc6455::io::{Error, blocking::WebSocket};
-use rfc6455::{Config, Role};
+use rfc6455::{Config, Connection, Role};
 
 const PAGE: &[u8] = b"<!doctype html><title>rfc6455 echo</title>\
 <p>This is a WebSocket echo server built on the <code>rfc6455</code> crate. \
@@ -62,7 +63,8 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<(String, Config), Str
         .keepalive_interval(s(30))
         .idle_timeout(s(75))
         .close_timeout(s(5))
-        .handshake_timeout(s(10));
+        .handshake_timeout(s(10))
+        .deflate(DeflateConfig::default().min_size(0));
     let mut first = true;
     while let Some(arg) = args.next() {
         if first && !arg.starts_with("--") {
@@ -141,12 +143,21 @@ fn serve(mut stream: TcpStream, config: Config) -> Result<(), Error> {
         }
     };
     stream.set_read_timeout(None)?;
-    stream.write_all(&request.accept(Accept::new().header("Server", "rfc6455"))?)?;
+    // permessage-deflate when the client offers it (the config compresses
+    // every message, however short, so that the Autobahn TestSuite's short
+    // messages exercise the compressor too).
+    let deflate = config
+        .deflate
+        .and_then(|wanted| request.negotiate_deflate(&wanted));
+    let accept = Accept::new().header("Server", "rfc6455").deflate(deflate);
+    stream.write_all(&request.accept(accept)?)?;
 
     // The connection: every message comes back. Pings and the close are
     // answered by the adapter, which also sends the keepalive pings and
     // ends the connection when the peer goes silent.
-    let mut ws = WebSocket::from_raw(stream, Role::Server, handshake.leftover(), config);
+    let mut connection = Connection::with_deflate(Role::Server, config, deflate);
+    connection.receive(handshake.leftover());
+    let mut ws = WebSocket::from_connection(stream, connection);
     loop {
         match ws.read() {
             Ok(Some(message)) => ws.send(message)?,

@@ -132,6 +132,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rfc6455::Config;
+use rfc6455::deflate::DeflateConfig;
 use rfc6455::handshake::{Incoming, Limits, ServerHandshake, Status};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -205,7 +206,8 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<(String, Config), Str
         .max_frame_size(MAX_MESSAGE)
         .keepalive_interval(s(30))
         .idle_timeout(s(75))
-        .close_timeout(s(5));
+        .close_timeout(s(5))
+        .deflate(DeflateConfig::default());
     let mut first = true;
     while let Some(arg) = args.next() {
         if std::mem::take(&mut first) && !arg.starts_with("--") {

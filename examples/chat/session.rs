@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use rfc6455::handshake::{Accept, Reject, UpgradeRequest};
 use rfc6455::io::tokio::{WebSocketStream, WriteHalf};
-use rfc6455::{CloseCode, Message, Role};
+use rfc6455::{CloseCode, Connection, Message, Role};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
@@ -53,6 +53,14 @@ pub async fn run(
     }
     let name = name.unwrap_or_default();
 
+    // Browsers offer permessage-deflate on every connection; the room
+    // accepts it (messages under the default 1 KiB threshold still go out as
+    // they are).
+    let deflate = server
+        .config
+        .deflate
+        .and_then(|wanted| request.negotiate_deflate(&wanted));
+
     // Register before answering 101, so that a name cannot be taken twice.
     let (queue, outgoing) = mpsc::channel(QUEUE_BOUND);
     let kick = Arc::new(Notify::new());
@@ -68,7 +76,9 @@ pub async fn run(
             .write_all(&answer.map_err(std::io::Error::other)?)
             .await;
     };
-    let answer = request.accept(Accept::new()).map_err(std::io::Error::other);
+    let answer = request
+        .accept(Accept::new().deflate(deflate))
+        .map_err(std::io::Error::other);
     let accepted = match answer {
         Ok(answer) => stream.write_all(&answer).await,
         Err(e) => Err(e),
@@ -79,7 +89,9 @@ pub async fn run(
     }
     eprintln!("chat: {name} connected");
 
-    let ws = WebSocketStream::from_raw(stream, Role::Server, leftover, server.config);
+    let mut connection = Connection::with_deflate(Role::Server, server.config, deflate);
+    connection.receive(leftover);
+    let ws = WebSocketStream::from_connection(stream, connection);
     let (mut read, write) = ws.into_split();
     let writer = tokio::spawn(write_loop(write, outgoing, kick));
     loop {
