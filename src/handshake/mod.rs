@@ -132,6 +132,8 @@ mod client_request;
 mod error;
 mod extensions;
 mod head;
+#[cfg(feature = "http")]
+pub mod http;
 mod request;
 mod response;
 mod server;
