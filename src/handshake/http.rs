@@ -223,11 +223,11 @@ impl HttpUpgrade {
                 .map(|(name, value)| (name.as_str().to_owned(), trim(value.as_bytes()).to_vec()))
                 .collect(),
         );
-        if !map.contains_key(HOST) {
-            if let Some(authority) = uri.authority() {
-                let host = authority.as_str().as_bytes().to_vec();
-                headers.0.insert(0, ("host".to_owned(), host));
-            }
+        if !map.contains_key(HOST)
+            && let Some(authority) = uri.authority()
+        {
+            let host = authority.as_str().as_bytes().to_vec();
+            headers.0.insert(0, ("host".to_owned(), host));
         }
         let http = HttpRequest {
             method: method.as_str().to_owned(),
