@@ -14,9 +14,9 @@
 //! | [`close`] | [`CloseCode`], close payloads | 5.5.1, 7.4 |
 //! | [`message`] | [`Message`], reassembly, incremental UTF-8, size limits | 5.4, 5.6, 8.1 |
 //! | [`connection`] | [`Connection`]: the sans-IO state machine, both roles | 5 to 7 |
-//! | [`handshake`] | the opening handshake, both roles, apart from the rest | 4 |
+//! | [`handshake`] | the opening handshake, both roles, apart from the rest; in the `http` crate's types with feature `http` | 4; RFC 8441 |
 //! | [`time`] | [`Timestamp`](time::Timestamp): the time the caller passes to the timers | |
-//! | `io` | the adapters: blocking `std::io` (feature `std`, default) and tokio (feature `tokio`) | |
+//! | `io` | the adapters: blocking `std::io` (feature `std`, default) and tokio (feature `tokio`, `wss://` with `rustls`) | |
 //!
 //! The core (every module but `io`) does no I/O; `io` drives it over
 //! streams.
@@ -40,7 +40,7 @@ pub use connection::{Config, Connection, Event, ProtocolError, Role, SendError, 
 pub use message::{Message, Utf8Bytes};
 
 /// The README's examples, compiled and run as doctests (they use every
-/// adapter, so they need the `tokio` feature: `cargo test --all-features`).
-#[cfg(all(doctest, feature = "tokio"))]
+/// adapter and the http and rustls features: `cargo test --all-features`).
+#[cfg(all(doctest, feature = "tokio", feature = "http", feature = "rustls"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
