@@ -317,3 +317,37 @@ async fn a_protocol_error_over_http2_gets_its_close_code() {
         Some(CloseCode::ProtocolError)
     );
 }
+
+/// hyper's own HTTP/1.1 client, with the request and checks of our
+/// `ClientHandshake`, against the axum example: the client half of the
+/// `http` conversions over a real HTTP library.
+#[tokio::test]
+async fn hyper_client_over_http1_with_our_request_and_checks() {
+    let address = start_axum().await;
+    let tcp = TcpStream::connect(address).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(connection.with_upgrades());
+
+    let request = ClientRequest::new(&format!("ws://{address}/ws")).unwrap();
+    let mut client = ClientHandshake::new(request).unwrap();
+    let request = client
+        .http_request()
+        .unwrap()
+        .map(|()| http_body_util::Empty::<Bytes>::new());
+    let mut response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 101);
+    let checked = client.check_http_response(&response).unwrap();
+    assert_eq!(checked.protocol(), None);
+    let upgraded = hyper::upgrade::on(&mut response).await.unwrap();
+    let io = hyper_util::rt::TokioIo::new(upgraded);
+    echo_round_trip(WebSocketStream::from_raw(
+        io,
+        Role::Client,
+        &[],
+        Config::default(),
+    ))
+    .await;
+}
