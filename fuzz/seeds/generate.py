@@ -225,6 +225,10 @@ def op_write(n=0):
     return b"\x0a" + u16(n)
 
 
+def op_tick(ms):
+    return bytes([11, ms])
+
+
 for role, key in (("server", KEY), ("client", None)):
     seeds = {
         # RFC 6455 section 5.7, as raw bytes from the peer.
@@ -253,6 +257,14 @@ for role, key in (("server", KEY), ("client", None)):
         "reserved-opcode-1002": op_frame(0x83, b"", key) + op_write(),
         "continuation-without-start-1002": op_frame(0x80, b"x", key) + op_write(),
         "close-with-bad-code-1002": op_frame(0x88, H("03 ed"), key) + op_write(),
+        # Timers: keepalive 10 ms, idle 40 ms, close 20 ms (fuzz/src/connection.rs).
+        "keepalive-pings-answered": op_tick(0) + op_tick(10) + op_write() + OP_REPLY
+        + op_tick(10) + op_write() + OP_REPLY + op_tick(30),
+        "silent-peer-idle-timeout": op_tick(0) + op_tick(10) + op_write() + op_tick(30),
+        "unanswered-close-timeout": op_tick(0) + op_close(1000) + op_write() + op_tick(5)
+        + op_tick(20),
+        "bytes-without-time-then-tick": op_tick(0) + op_receive(frame(0x89, b"x", key))
+        + op_tick(39) + op_tick(39) + op_write(),
     }
     for name, ops in seeds.items():
         size = limits(200, 1000) if name == "frame-over-limit-1009" else limits()
