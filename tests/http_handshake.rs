@@ -333,3 +333,62 @@ fn odd_header_bytes_never_panic() {
         }
     }
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    const NAMES: &[&str] = &[
+        "host",
+        "upgrade",
+        "connection",
+        "sec-websocket-key",
+        "sec-websocket-version",
+        "sec-websocket-protocol",
+        "sec-websocket-extensions",
+        "origin",
+    ];
+
+    fn version(index: u8) -> Version {
+        [
+            Version::HTTP_10,
+            Version::HTTP_11,
+            Version::HTTP_2,
+            Version::HTTP_3,
+        ][index as usize % 4]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Any request head, any `:protocol`: an upgrade whose answer builds,
+        /// or an error answered with 400, 405 or 426, never a panic.
+        #[test]
+        fn any_request_gets_an_answer(
+            fields in proptest::collection::vec((0..NAMES.len(), proptest::collection::vec(any::<u8>(), 0..40)), 0..10),
+            connect in any::<bool>(),
+            v in any::<u8>(),
+            protocol in proptest::option::of("[a-zA-Z]{0,10}"),
+        ) {
+            let method = if connect { Method::CONNECT } else { Method::GET };
+            let mut request = Request::builder().method(method).uri("http://h/ws?x=1").version(version(v));
+            for (name, value) in fields {
+                if let Ok(value) = http::HeaderValue::from_bytes(&value) {
+                    request = request.header(NAMES[name], value);
+                }
+            }
+            let request = request.body(()).unwrap();
+            match HttpUpgrade::from_request(&request, protocol.as_deref()) {
+                Ok(upgrade) => {
+                    let accepted = upgrade.accept(Accept::new()).unwrap();
+                    let status = if upgrade.is_extended_connect() { 200 } else { 101 };
+                    prop_assert_eq!(accepted.response.status(), status);
+                }
+                Err(error) => {
+                    prop_assert!(matches!(error.status(), 400 | 405 | 426), "{}", error);
+                    prop_assert_eq!(error.response(request.version()).status(), error.status());
+                }
+            }
+        }
+    }
+}
