@@ -12,6 +12,7 @@
 //! | [`mask`] | the XOR masking hot loop, phase-aware | 5.3 |
 //! | [`frame`] | [`OpCode`](frame::OpCode), [`FrameHeader`](frame::FrameHeader) decode and encode | 5.2 |
 //! | [`close`] | [`CloseCode`], close payloads | 5.5.1, 7.4 |
+//! | `deflate` | permessage-deflate ([RFC 7692]): negotiation values and the payload codec (feature `deflate`, on by default) | RFC 7692 |
 //! | [`message`] | [`Message`], reassembly, incremental UTF-8, size limits | 5.4, 5.6, 8.1 |
 //! | [`connection`] | [`Connection`]: the sans-IO state machine, both roles | 5 to 7 |
 //! | [`handshake`] | the opening handshake, both roles, apart from the rest; in the `http` crate's types with feature `http` | 4; RFC 8441 |
@@ -22,11 +23,14 @@
 //! streams.
 //!
 //! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
+//! [RFC 7692]: https://www.rfc-editor.org/rfc/rfc7692
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
 pub mod close;
 pub mod connection;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 pub mod frame;
 pub mod handshake;
 #[cfg(feature = "std")]
@@ -40,7 +44,14 @@ pub use connection::{Config, Connection, Event, ProtocolError, Role, SendError, 
 pub use message::{Message, Utf8Bytes};
 
 /// The README's examples, compiled and run as doctests (they use every
-/// adapter and the http and rustls features: `cargo test --all-features`).
-#[cfg(all(doctest, feature = "tokio", feature = "http", feature = "rustls"))]
+/// adapter, negotiate permessage-deflate, and show the http and rustls
+/// features, so they need all of them: `cargo test --all-features`).
+#[cfg(all(
+    doctest,
+    feature = "tokio",
+    feature = "deflate",
+    feature = "http",
+    feature = "rustls"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
