@@ -18,11 +18,12 @@ use axum::routing::{any, get};
 use futures_util::StreamExt;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
+use rfc6455::deflate::DeflateConfig;
 use rfc6455::handshake::Accept;
 use rfc6455::handshake::http::HttpUpgrade;
 use rfc6455::io::Error;
 use rfc6455::io::tokio::WebSocketStream;
-use rfc6455::{Config, Role};
+use rfc6455::{Config, Connection, Role};
 use tokio::net::TcpListener;
 
 #[tokio::main]
@@ -74,7 +75,11 @@ async fn echo(
         on_upgrade,
     }: Ws,
 ) -> Response {
-    let accepted = match upgrade.accept(Accept::new()) {
+    // permessage-deflate (RFC 7692) when the client offers it.
+    let deflate = upgrade
+        .request()
+        .negotiate_deflate(&DeflateConfig::default());
+    let accepted = match upgrade.accept(Accept::new().deflate(deflate)) {
         Ok(accepted) => accepted,
         Err(error) => {
             let status = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
@@ -86,7 +91,8 @@ async fn echo(
             return;
         };
         let io = TokioIo::new(upgraded);
-        let mut ws = WebSocketStream::from_raw(io, Role::Server, &[], Config::default());
+        let connection = Connection::with_deflate(Role::Server, Config::default(), deflate);
+        let mut ws = WebSocketStream::from_connection(io, connection);
         while let Some(message) = ws.next().await {
             match message {
                 Ok(message) => {

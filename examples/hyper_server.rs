@@ -8,7 +8,8 @@
 //!
 //! hyper parses every request; the crate only checks the WebSocket rules
 //! (`HttpUpgrade`), writes the answer, and takes over the stream that
-//! `hyper::upgrade::on` hands back. Without TLS, HTTP/2 is spoken with
+//! `hyper::upgrade::on` hands back. permessage-deflate is agreed when the
+//! client offers it. Without TLS, HTTP/2 is spoken with
 //! prior knowledge (h2c), as by the h2 client in `tests/http_servers.rs`;
 //! browsers use HTTP/2 only over TLS.
 
@@ -22,11 +23,12 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use rfc6455::deflate::DeflateConfig;
 use rfc6455::handshake::Accept;
 use rfc6455::handshake::http::HttpUpgrade;
 use rfc6455::io::Error;
 use rfc6455::io::tokio::WebSocketStream;
-use rfc6455::{Config, Role};
+use rfc6455::{Config, Connection, Role};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
@@ -83,7 +85,12 @@ async fn handle(mut request: Request<Incoming>) -> Result<Response<Full<Bytes>>,
         // 400, 405, or 426 with Sec-WebSocket-Version: 13.
         Err(error) => return Ok(error.response(request.version()).map(Full::from)),
     };
-    let accepted = match upgrade.accept(Accept::new().header("Server", "rfc6455")) {
+    // permessage-deflate (RFC 7692) when the client offers it.
+    let deflate = upgrade
+        .request()
+        .negotiate_deflate(&DeflateConfig::default());
+    let accept = Accept::new().deflate(deflate).header("Server", "rfc6455");
+    let accepted = match upgrade.accept(accept) {
         Ok(accepted) => accepted,
         Err(error) => {
             let mut response = Response::new(Full::from(format!("{error}\n")));
@@ -97,7 +104,8 @@ async fn handle(mut request: Request<Incoming>) -> Result<Response<Full<Bytes>>,
         match on_upgrade.await {
             Ok(upgraded) => {
                 let io = TokioIo::new(upgraded);
-                let ws = WebSocketStream::from_raw(io, Role::Server, &[], Config::default());
+                let connection = Connection::with_deflate(Role::Server, Config::default(), deflate);
+                let ws = WebSocketStream::from_connection(io, connection);
                 if let Err(error) = echo(ws).await {
                     eprintln!("websocket ended: {error}");
                 }

@@ -1,7 +1,8 @@
 //! The hyper and axum examples, served in process on 127.0.0.1: our client
 //! over HTTP/1.1, the h2 crate's client over HTTP/2 extended CONNECT
-//! (RFC 8441), and refusals with the right status on both.
-#![cfg(all(feature = "http", feature = "tokio"))]
+//! (RFC 8441), and refusals with the right status on both. Each path agrees
+//! permessage-deflate when the client offers it.
+#![cfg(all(feature = "http", feature = "tokio", feature = "deflate"))]
 
 #[path = "../examples/hyper_server.rs"]
 #[allow(dead_code)]
@@ -18,9 +19,10 @@ use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, Bytes};
 use h2::{RecvStream, SendStream};
+use rfc6455::deflate::DeflateConfig;
 use rfc6455::handshake::{ClientHandshake, ClientRequest, HandshakeError};
 use rfc6455::io::tokio::WebSocketStream;
-use rfc6455::{CloseCode, Config, Message, Role};
+use rfc6455::{CloseCode, Config, Connection, Message, Role};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -80,6 +82,14 @@ async fn http1_paths(address: SocketAddr) {
     let ws = WebSocketStream::connect(&format!("ws://{address}/ws"))
         .await
         .unwrap();
+    assert!(ws.connection().deflate().is_none(), "not offered");
+    echo_round_trip(ws).await;
+    let request = ClientRequest::new(&format!("ws://{address}/ws")).unwrap();
+    let config = Config::default().deflate(DeflateConfig::default());
+    let ws = WebSocketStream::connect_with(request, config)
+        .await
+        .unwrap();
+    assert!(ws.connection().deflate().is_some(), "offered and agreed");
     echo_round_trip(ws).await;
 
     let page = raw_http1(
@@ -229,35 +239,37 @@ async fn h2_websocket(
     let (response, send) = send_request.send_request(connect, false).unwrap();
     let response = response.await.unwrap();
     assert_eq!(response.version(), http::Version::HTTP_2);
-    match client.check_http_response(&response) {
-        Ok(_) => {}
+    let deflate = match client.check_http_response(&response) {
+        Ok(checked) => checked.deflate(),
         Err(HandshakeError::UnexpectedStatus(status)) => return Err(status),
         Err(error) => panic!("{error}"),
-    }
+    };
     let io = H2Stream {
         send,
         recv: response.into_body(),
         buffered: Bytes::new(),
     };
-    Ok(WebSocketStream::from_raw(
-        io,
-        Role::Client,
-        &[],
-        Config::default(),
-    ))
+    let connection = Connection::with_deflate(Role::Client, Config::default(), deflate);
+    Ok(WebSocketStream::from_connection(io, connection))
 }
 
 async fn http2_paths(address: SocketAddr) {
     let url = format!("ws://{address}/ws");
-    let ws = h2_websocket(address, ClientRequest::new(&url).unwrap())
+    let request = ClientRequest::new(&url)
+        .unwrap()
+        .deflate(DeflateConfig::default());
+    let ws = h2_websocket(address, request)
         .await
         .expect("200 to the extended CONNECT");
+    assert!(ws.connection().deflate().is_some(), "offered and agreed");
     echo_round_trip(ws).await;
 
-    // A subprotocol the server does not pick: still accepted, none agreed.
+    // A subprotocol the server does not pick: still accepted, none agreed;
+    // no deflate offered, none used.
     let ws = h2_websocket(address, ClientRequest::new(&url).unwrap().protocol("chat"))
         .await
         .unwrap();
+    assert!(ws.connection().deflate().is_none());
     echo_round_trip(ws).await;
 
     // A wrong version over HTTP/2: 426, sent without Upgrade or Connection.
@@ -331,7 +343,9 @@ async fn hyper_client_over_http1_with_our_request_and_checks() {
             .unwrap();
     tokio::spawn(connection.with_upgrades());
 
-    let request = ClientRequest::new(&format!("ws://{address}/ws")).unwrap();
+    let request = ClientRequest::new(&format!("ws://{address}/ws"))
+        .unwrap()
+        .deflate(DeflateConfig::default());
     let mut client = ClientHandshake::new(request).unwrap();
     let request = client
         .http_request()
@@ -341,13 +355,9 @@ async fn hyper_client_over_http1_with_our_request_and_checks() {
     assert_eq!(response.status(), 101);
     let checked = client.check_http_response(&response).unwrap();
     assert_eq!(checked.protocol(), None);
+    assert!(checked.deflate().is_some(), "deflate offered and agreed");
     let upgraded = hyper::upgrade::on(&mut response).await.unwrap();
     let io = hyper_util::rt::TokioIo::new(upgraded);
-    echo_round_trip(WebSocketStream::from_raw(
-        io,
-        Role::Client,
-        &[],
-        Config::default(),
-    ))
-    .await;
+    let connection = Connection::with_deflate(Role::Client, Config::default(), checked.deflate());
+    echo_round_trip(WebSocketStream::from_connection(io, connection)).await;
 }

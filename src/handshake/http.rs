@@ -68,6 +68,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! **permessage-deflate** (feature `deflate`) goes through as over bytes:
+//! `upgrade.request().negotiate_deflate(&config)` chooses the parameters,
+//! `Accept::deflate(params)` writes them into the answer, and
+//! `Connection::with_deflate(Role::Server, config, params)` with
+//! `WebSocketStream::from_connection` uses them. On the client, the offer of
+//! `ClientRequest::deflate` is in both requests below, and the `Response`
+//! of [`ClientHandshake::check_http_response`] gives the agreed parameters.
+//!
 //! # Client
 //!
 //! [`ClientHandshake::http_request`] and [`ClientHandshake::http2_request`]
