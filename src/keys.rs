@@ -72,7 +72,9 @@ pub(crate) fn fill(source: &mut (impl KeySource + ?Sized), out: &mut [u8]) {
 }
 
 /// Masking keys from the operating system's secure source (`getrandom`),
-/// drawn 8 at a time so a client does not make a system call per frame.
+/// drawn 7 at a time so a client does not make a system call per frame (7
+/// keys and a count fit in 32 bytes, the size of a connection's key source
+/// in any case).
 ///
 /// What [`Connection::new`](crate::Connection::new) and
 /// [`Connection::with_timestamp`](crate::Connection::with_timestamp) use for
@@ -90,7 +92,7 @@ pub(crate) fn fill(source: &mut (impl KeySource + ?Sized), out: &mut [u8]) {
 #[cfg(feature = "getrandom")]
 #[derive(Debug)]
 pub struct OsKeys {
-    pool: [u8; 32],
+    pool: [u8; 28],
     used: u8,
 }
 
@@ -99,8 +101,8 @@ impl OsKeys {
     /// A source that asks the operating system when it first needs a key.
     pub fn new() -> Self {
         OsKeys {
-            pool: [0; 32],
-            used: 32,
+            pool: [0; 28],
+            used: 28,
         }
     }
 }
