@@ -243,7 +243,7 @@ enum Keys {
     Server,
     #[cfg(feature = "getrandom")]
     Os(OsKeys),
-    Caller(Box<dyn KeySource + Send>),
+    Caller(Box<dyn KeySource + Send + Sync>),
 }
 
 impl Keys {
@@ -490,7 +490,10 @@ impl<T: Timestamp> Connection<T> {
     /// this is the only way to build a client. A closure
     /// `FnMut() -> [u8; 4]` will do; see [`KeySource`] for what a source
     /// must be. A source with a size is boxed: one allocation, held for the
-    /// connection's life.
+    /// connection's life. It must be `Send` and `Sync`, so that the
+    /// connection stays both; a generator peripheral that is not `Sync` can
+    /// live in a static behind a critical-section mutex, read by a closure
+    /// that captures nothing.
     ///
     /// ```
     /// use core::time::Duration;
@@ -507,7 +510,7 @@ impl<T: Timestamp> Connection<T> {
     /// assert_eq!(server.poll_event()?, Some(Event::Message(Message::binary(vec![1, 2, 3]))));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn client(config: Config, keys: impl KeySource + Send + 'static) -> Self {
+    pub fn client(config: Config, keys: impl KeySource + Send + Sync + 'static) -> Self {
         Self::open(Role::Client, config, Keys::Caller(Box::new(keys)))
     }
 

@@ -251,3 +251,15 @@ fn a_closure_source_is_called_once_per_frame() {
         [[2, 2, 2, 2], [1, 1, 1, 1], [3, 3, 3, 3]]
     );
 }
+
+#[test]
+fn a_connection_with_a_caller_source_stays_send_and_sync() {
+    fn send_and_sync<T: Send + Sync>(_: &T) {}
+    let mut state = 1u32;
+    let client = Connection::<Duration>::client(Config::default(), move || {
+        state = state.wrapping_mul(0x0101_0101).wrapping_add(7);
+        state.to_le_bytes()
+    });
+    send_and_sync(&client);
+    send_and_sync(&Connection::<Duration>::server(Config::default()));
+}

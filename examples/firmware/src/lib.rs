@@ -73,7 +73,7 @@ fn config() -> Config {
         .close_timeout(Duration::from_secs(5))
 }
 
-impl<K: KeySource + Send + 'static> Link<K> {
+impl<K: KeySource + Send + Sync + 'static> Link<K> {
     /// Starts the opening handshake to `url` (`ws://`; TLS, if any, is the
     /// firmware's, below this). `keys` is the hardware random number
     /// generator: it draws the handshake's nonce, then masks every frame.

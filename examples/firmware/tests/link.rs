@@ -7,7 +7,7 @@ use rfc6455::{CloseCode, Config, Connection, Event, Message};
 use rfc6455_firmware_example::{Link, LinkError};
 
 /// Stands for the chip's generator: a counter, for the test only.
-fn keys() -> impl FnMut() -> [u8; 4] + Send + 'static {
+fn keys() -> impl FnMut() -> [u8; 4] + Send + Sync + 'static {
     let mut n = 0u32;
     move || {
         n = n.wrapping_add(0x9e37_79b9);
@@ -15,7 +15,7 @@ fn keys() -> impl FnMut() -> [u8; 4] + Send + 'static {
     }
 }
 
-fn all_output(link: &mut Link<impl FnMut() -> [u8; 4] + Send + 'static>) -> Vec<u8> {
+fn all_output(link: &mut Link<impl FnMut() -> [u8; 4] + Send + Sync + 'static>) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(bytes) = link.poll_transmit() {
         out.extend_from_slice(&bytes);
