@@ -51,6 +51,18 @@
 /// assert_eq!(client.transmit().len(), 11);
 /// # Ok::<(), rfc6455::SendError>(())
 /// ```
+///
+/// The constructors that take keys from the operating system exist only with
+/// the feature `getrandom` (in `std`). Without it this does not compile
+/// (`cargo test --no-default-features` checks that it does not):
+///
+#[cfg_attr(feature = "getrandom", doc = "```")]
+#[cfg_attr(not(feature = "getrandom"), doc = "```compile_fail")]
+/// use core::time::Duration;
+/// use rfc6455::{Config, Connection, Role};
+///
+/// let client = Connection::<Duration>::with_timestamp(Role::Client, Config::default());
+/// ```
 pub trait KeySource {
     /// A fresh key for the next frame.
     fn next_key(&mut self) -> [u8; 4];
