@@ -96,6 +96,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use rfc6455::deflate::DeflateConfig;
 use rfc6455::handshake::{
     Accept, HttpRequest, Incoming, Limits, Reject, ServerHandshake, Status, plain_response,
 };
@@ -198,12 +199,21 @@ impl Server {
         }
         let name = name.unwrap_or_default();
 
+        // Browsers offer permessage-deflate on every connection; the room
+        // accepts it. Messages under the default 1 KiB threshold still go
+        // out as they are.
+        let config = Config::default()
+            .max_message_size(MAX_MESSAGE)
+            .max_frame_size(MAX_MESSAGE)
+            .deflate(DeflateConfig::default());
+        let deflate = config
+            .deflate
+            .and_then(|wanted| request.negotiate_deflate(&wanted));
         // Register before answering 101, so that a name cannot be taken twice.
-        let conn = Arc::new(Mutex::new(Connection::new(
+        let conn = Arc::new(Mutex::new(Connection::with_deflate(
             Role::Server,
-            Config::default()
-                .max_message_size(MAX_MESSAGE)
-                .max_frame_size(MAX_MESSAGE),
+            config,
+            deflate,
         )));
         let (sender, outgoing) = mpsc::sync_channel(QUEUE_BOUND);
         let queue = Queue {
@@ -222,7 +232,7 @@ impl Server {
             return stream.write_all(&answer.map_err(io::Error::other)?);
         };
         let accepted = request
-            .accept(Accept::new())
+            .accept(Accept::new().deflate(deflate))
             .map_err(io::Error::other)
             .and_then(|answer| stream.write_all(&answer));
         if let Err(e) = accepted {

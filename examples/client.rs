@@ -14,8 +14,10 @@ use std::sync::mpsc::{self, TryRecvError};
 use std::thread;
 use std::time::Duration;
 
+use rfc6455::deflate::DeflateConfig;
+use rfc6455::handshake::ClientRequest;
 use rfc6455::io::{Error, blocking::WebSocket};
-use rfc6455::{CloseCode, Message, State};
+use rfc6455::{CloseCode, Config, Message, State};
 
 fn main() -> ExitCode {
     let url = std::env::args()
@@ -31,7 +33,9 @@ fn main() -> ExitCode {
 }
 
 fn run(url: &str) -> Result<(), Error> {
-    let mut ws = WebSocket::connect(url)?;
+    // Offer permessage-deflate (the default offer); the server may decline.
+    let config = Config::default().deflate(DeflateConfig::default());
+    let mut ws = WebSocket::connect_with(ClientRequest::new(url)?, config)?;
     // Standard input is read on its own thread; the socket is read with a
     // short timeout so both make progress on this one. A timeout loses
     // nothing: the next read goes on where it stopped.

@@ -11,9 +11,10 @@ use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 
+use rfc6455::deflate::DeflateConfig;
 use rfc6455::handshake::{Accept, Incoming, Limits, ServerHandshake, Status, plain_response};
 use rfc6455::io::{Error, blocking::WebSocket};
-use rfc6455::{Config, Role};
+use rfc6455::{Config, Connection, Role};
 
 const PAGE: &[u8] = b"<!doctype html><title>rfc6455 echo</title>\
 <p>This is a WebSocket echo server built on the <code>rfc6455</code> crate. \
@@ -58,16 +59,21 @@ fn serve(mut stream: TcpStream) -> Result<(), Error> {
             Err(error) => return Ok(stream.write_all(&error.response())?),
         }
     };
-    stream.write_all(&request.accept(Accept::new().header("Server", "rfc6455"))?)?;
+    // permessage-deflate when the client offers it. Every message is
+    // compressed, however short, so that the Autobahn TestSuite's short
+    // messages exercise the compressor too.
+    let config = Config::default().deflate(DeflateConfig::default().min_size(0));
+    let deflate = config
+        .deflate
+        .and_then(|wanted| request.negotiate_deflate(&wanted));
+    let accept = Accept::new().header("Server", "rfc6455").deflate(deflate);
+    stream.write_all(&request.accept(accept)?)?;
 
     // The connection: every message comes back. Pings and the close are
     // answered by the adapter.
-    let mut ws = WebSocket::from_raw(
-        stream,
-        Role::Server,
-        handshake.leftover(),
-        Config::default(),
-    );
+    let mut connection = Connection::with_deflate(Role::Server, config, deflate);
+    connection.receive(handshake.leftover());
+    let mut ws = WebSocket::from_connection(stream, connection);
     loop {
         match ws.read() {
             Ok(Some(message)) => ws.send(message)?,

@@ -10,6 +10,8 @@ use core::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 
 use crate::close::{CloseCode, CloseError, CloseFrame};
+#[cfg(feature = "deflate")]
+use crate::deflate::{DeflateConfig, DeflateParams, Deflater, Inflater};
 use crate::frame::{FrameError, FrameHeader, HeaderStatus, MAX_HEADER_LEN, OpCode, Rsv};
 use crate::keys::KeySource;
 #[cfg(feature = "getrandom")]
@@ -53,7 +55,8 @@ pub struct Config {
     pub max_frame_size: u64,
     /// The largest message accepted, counted across all its fragments; a
     /// larger one fails the connection with 1009 as soon as the header that
-    /// crosses the limit arrives. Default: 64 MiB.
+    /// crosses the limit arrives. Default: 64 MiB. A compressed message
+    /// counts its inflated bytes, checked while inflating.
     pub max_message_size: u64,
     /// The largest payload of a data frame this end sends. A longer message
     /// (or fragment) goes out as several frames of at most this many bytes,
@@ -73,6 +76,15 @@ pub struct Config {
     /// with [`ProtocolError::CloseTimeout`] after this long (section 7.1.1).
     /// Default: off.
     pub close_timeout: Option<Duration>,
+    /// permessage-deflate (RFC 7692): what to offer or accept, the
+    /// compression level and the size under which messages go out
+    /// uncompressed. Default `None`: **compression is opt-in**, as in Node's
+    /// `ws`, because each connection that compresses holds about 420 KiB of
+    /// compressor and inflater state (see [`deflate`](crate::deflate)).
+    /// The handshake negotiates with it; [`Connection::with_deflate`] reads
+    /// its level and threshold.
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Config {
@@ -93,6 +105,22 @@ impl Config {
         self.send_frame_size = bytes;
         self
     }
+
+    /// Sets [`deflate`](Self::deflate): a [`DeflateConfig`] turns
+    /// permessage-deflate on, `None` off.
+    ///
+    /// ```
+    /// use rfc6455::Config;
+    /// use rfc6455::deflate::DeflateConfig;
+    ///
+    /// let config = Config::default().deflate(DeflateConfig::default().level(1));
+    /// assert_eq!(config.deflate.unwrap().level, 1);
+    /// ```
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, deflate: impl Into<Option<DeflateConfig>>) -> Self {
+        self.deflate = deflate.into();
+        self
+    }
 }
 
 impl Default for Config {
@@ -104,6 +132,8 @@ impl Default for Config {
             keepalive_interval: None,
             idle_timeout: None,
             close_timeout: None,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }
@@ -225,6 +255,29 @@ pub enum SendError {
     /// Text fragments that cannot be UTF-8.
     #[error("text fragment is not valid UTF-8")]
     InvalidUtf8,
+    /// The compressor failed (permessage-deflate); nothing was queued.
+    #[cfg(feature = "deflate")]
+    #[error("compression failed")]
+    Compression,
+}
+
+/// permessage-deflate's sending side.
+#[cfg(feature = "deflate")]
+#[derive(Debug)]
+struct Outgoing {
+    params: DeflateParams,
+    deflater: Deflater,
+    min_size: usize,
+    /// Compressed bytes on their way into a frame, reused while small.
+    scratch: Vec<u8>,
+    /// Whether the fragmented message being sent is compressed.
+    fragments_compressed: bool,
+}
+
+#[cfg(feature = "deflate")]
+impl Outgoing {
+    /// The largest compression buffer kept between messages.
+    const KEPT_SCRATCH: usize = 16 * 1024;
 }
 
 /// The frame whose payload is arriving.
@@ -320,7 +373,11 @@ impl fmt::Debug for Keys {
 ///   timeout of its own.
 /// - **Limits** ([`Config`]): frames over 16 MiB and messages over 64 MiB
 ///   fail the connection with 1009 when their header arrives, before
-///   anything is buffered.
+///   anything is buffered. A compressed message counts its inflated bytes
+///   and fails with 1009 as it crosses the limit.
+/// - **Compression** (permessage-deflate, RFC 7692) is used only by a
+///   connection built with `with_deflate` (feature `deflate`) from the
+///   parameters its handshake agreed; otherwise RSV1 is a protocol error.
 /// - **Timers are off by default**; see below.
 ///
 /// # Timers
@@ -362,8 +419,8 @@ impl fmt::Debug for Keys {
 ///
 /// An idle connection holds no heap memory: the receive, message and send
 /// buffers start empty and grow with what arrives or is queued, so it costs
-/// its own size, about 440 bytes on 64-bit targets (120 of them the timers'
-/// durations and clock). While a frame arrives,
+/// its own size, about 480 bytes on 64-bit targets (120 of them the timers'
+/// durations and clock, 40 the `deflate` feature's). While a frame arrives,
 /// the receive buffer holds at most that frame (its header is checked
 /// against the limits first). A received
 /// unfragmented payload is handed out as a [`Bytes`] split from the receive
@@ -424,6 +481,9 @@ pub struct Connection<
     keys: Keys,
     /// The kind of the fragmented message being sent, and its text check.
     sending: Option<(DataKind, Utf8Validator)>,
+    /// permessage-deflate's sending side, when agreed.
+    #[cfg(feature = "deflate")]
+    deflate: Option<Box<Outgoing>>,
     close_sent: bool,
     close_received: bool,
     /// The connection failed or the stream ended: nothing more is read.
@@ -440,6 +500,53 @@ impl Connection {
     /// from the operating system ([`OsKeys`]). Needs the feature `std`.
     pub fn new(role: Role, config: Config) -> Self {
         Self::with_timestamp(role, config)
+    }
+
+    /// A connection that agreed permessage-deflate (RFC 7692) in the
+    /// handshake, or not (`None`, the same as [`new`](Self::new)).
+    ///
+    /// `params` comes from [`Response::deflate`] (client) or
+    /// [`UpgradeRequest::negotiate_deflate`] (server); the level and the
+    /// threshold come from [`Config::deflate`], or its defaults. Then:
+    ///
+    /// - RSV1 is accepted on the first frame of a data message, which is
+    ///   inflated as it arrives; anywhere else it is 1002. Corrupt data is
+    ///   1007; a message that inflates past
+    ///   [`max_message_size`](Config::max_message_size) is 1009, before more
+    ///   than the limit is held.
+    /// - Messages of at least [`DeflateConfig::min_size`] bytes and every
+    ///   fragmented message go out compressed; [`send_uncompressed`]
+    ///   sends one message as is. Control frames never are.
+    /// - Nothing is allocated for compression until the first compressed
+    ///   message each way.
+    ///
+    /// ```
+    /// use rfc6455::deflate::{DeflateConfig, DeflateParams};
+    /// use rfc6455::{Config, Connection, Event, Message, Role};
+    ///
+    /// let config = Config::default().deflate(DeflateConfig::default().min_size(0));
+    /// let agreed = Some(DeflateParams::default());
+    /// let mut client = Connection::with_deflate(Role::Client, config, agreed);
+    /// let mut server = Connection::with_deflate(Role::Server, config, agreed);
+    ///
+    /// let text = "hello hello hello hello hello hello";
+    /// client.send_text(text)?;
+    /// let wire = client.take_transmit();
+    /// assert!(wire.len() < 2 + 4 + text.len()); // compressed, RSV1 set
+    /// assert_eq!(wire[0], 0xc1);
+    /// server.receive(&wire);
+    /// assert_eq!(server.poll_event()?, Some(Event::Message(Message::text(text))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// [`Response::deflate`]: crate::handshake::Response::deflate
+    /// [`UpgradeRequest::negotiate_deflate`]: crate::handshake::UpgradeRequest::negotiate_deflate
+    /// [`send_uncompressed`]: Self::send_uncompressed
+    #[cfg(feature = "deflate")]
+    pub fn with_deflate(role: Role, config: Config, params: Option<DeflateParams>) -> Self {
+        let mut connection = Connection::new(role, config);
+        connection.agree_deflate(params);
+        connection
     }
 }
 
@@ -530,12 +637,57 @@ impl<T: Timestamp> Connection<T> {
             data_large: false,
             keys,
             sending: None,
+            #[cfg(feature = "deflate")]
+            deflate: None,
             close_sent: false,
             close_received: false,
             stopped: false,
             eof: false,
             timers: Timers::new(),
         }
+    }
+
+    /// Turns on permessage-deflate with the parameters the handshake agreed.
+    #[cfg(feature = "deflate")]
+    fn agree_deflate(&mut self, params: Option<DeflateParams>) {
+        let Some(params) = params else {
+            return;
+        };
+        let ours = self.config.deflate.unwrap_or_default();
+        // Each side compresses with its own parameters and inflates with
+        // the peer's (RFC 7692 section 7.1).
+        let (send_reset, send_bits, recv_reset, recv_bits) = match self.role {
+            Role::Client => (
+                params.client_no_context_takeover(),
+                params.client_max_window_bits(),
+                params.server_no_context_takeover(),
+                params.server_max_window_bits(),
+            ),
+            Role::Server => (
+                params.server_no_context_takeover(),
+                params.server_max_window_bits(),
+                params.client_no_context_takeover(),
+                params.client_max_window_bits(),
+            ),
+        };
+        self.allowed_rsv = Rsv::RSV1;
+        self.assembler = Assembler::with_inflater(
+            self.config.max_message_size,
+            Inflater::new(recv_bits, recv_reset),
+        );
+        self.deflate = Some(Box::new(Outgoing {
+            params,
+            deflater: Deflater::new(ours.level, send_bits, send_reset),
+            min_size: ours.min_size,
+            scratch: Vec::new(),
+            fragments_compressed: false,
+        }));
+    }
+
+    /// The permessage-deflate parameters agreed, if the extension is in use.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<&DeflateParams> {
+        self.deflate.as_ref().map(|d| &d.params)
     }
 
     /// This end's role.
@@ -685,6 +837,12 @@ impl<T: Timestamp> Connection<T> {
             (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
             _ => {}
         }
+        // RFC 7692 section 6.1: an endpoint "MUST NOT set the 'Per-Message
+        // Compressed' bit of control frames"; no extension claims another
+        // bit, so a control frame carries none.
+        if header.opcode.is_control() && header.rsv != Rsv::NONE {
+            return Err(FrameError::ReservedBitsSet(header.rsv).into());
+        }
         // Section 10.4: limits on frame size, checked before allocating.
         if header.payload_len > self.config.max_frame_size {
             return Err(ProtocolError::FrameTooBig {
@@ -778,18 +936,77 @@ impl<T: Timestamp> Connection<T> {
         self.send_whole(OpCode::Binary, data)
     }
 
+    /// Queues a whole message, never compressed, even when
+    /// permessage-deflate is agreed: for a message that holds a secret that
+    /// must not share a compression context with data an attacker chooses
+    /// (RFC 7692 section 8).
+    pub fn send_uncompressed(&mut self, message: Message) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if self.sending.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.queue_data(message.kind().opcode(), message.as_bytes(), true, false)
+    }
+
     fn send_whole(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
         self.check_can_send()?;
         if self.sending.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        self.queue_data(opcode, payload, true);
+        #[cfg(feature = "deflate")]
+        let compress = self
+            .deflate
+            .as_ref()
+            .is_some_and(|d| payload.len() >= d.min_size);
+        #[cfg(not(feature = "deflate"))]
+        let compress = false;
+        self.queue_data(opcode, payload, true, compress)
+    }
+
+    /// Every data frame goes out here: `opcode` is the first frame's or
+    /// `Continuation`. With permessage-deflate agreed and `compress`, the
+    /// payload is compressed and the message's first frame has RSV1 set
+    /// (RFC 7692 section 6).
+    fn queue_data(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        fin: bool,
+        compress: bool,
+    ) -> Result<(), SendError> {
+        #[cfg(feature = "deflate")]
+        if let (true, Some(deflate)) = (compress, self.deflate.as_mut()) {
+            let mut out = std::mem::take(&mut deflate.scratch);
+            out.clear();
+            let result = deflate.deflater.compress(payload, fin, &mut out);
+            let rsv = if opcode == OpCode::Continuation {
+                Rsv::NONE
+            } else {
+                Rsv::RSV1
+            };
+            if result.is_ok() {
+                self.queue_frames(opcode, rsv, &out, fin);
+            }
+            // Keep a small buffer for the next message, not a large one.
+            if let (true, Some(deflate)) = (
+                out.capacity() <= Outgoing::KEPT_SCRATCH,
+                self.deflate.as_mut(),
+            ) {
+                deflate.scratch = out;
+            }
+            return result.map_err(|_| SendError::Compression);
+        }
+        #[cfg(not(feature = "deflate"))]
+        let _ = compress;
+        self.queue_frames(opcode, Rsv::NONE, payload, fin);
         Ok(())
     }
 
     /// Queues one fragment of a message too large or too late to send whole
     /// (section 5.4); `last` ends it. Text fragments may split a UTF-8
-    /// sequence, but together they must be valid UTF-8.
+    /// sequence, but together they must be valid UTF-8. With
+    /// permessage-deflate agreed, a fragmented message is always compressed,
+    /// each fragment with a sync flush so that it can be inflated on arrival.
     ///
     /// ```
     /// # #[cfg(feature = "std")] // `Connection::new` takes `std::time::Instant`
@@ -829,8 +1046,20 @@ impl<T: Timestamp> Connection<T> {
                 utf8.finish().map_err(|_| SendError::InvalidUtf8)?;
             }
         }
+        #[cfg(feature = "deflate")]
+        let compress = match &self.deflate {
+            Some(deflate) if opcode == OpCode::Continuation => deflate.fragments_compressed,
+            Some(_) => true,
+            None => false,
+        };
+        #[cfg(not(feature = "deflate"))]
+        let compress = false;
+        self.queue_data(opcode, payload, last, compress)?;
         self.sending = (!last).then_some((kind, utf8));
-        self.queue_data(opcode, payload, last);
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = self.deflate.as_mut() {
+            deflate.fragments_compressed = compress && !last;
+        }
         Ok(())
     }
 
@@ -1024,16 +1253,17 @@ impl<T: Timestamp> Connection<T> {
         self.queue_frame(header, payload, true);
     }
 
-    /// Queues a data message or fragment as frames of at most
-    /// [`Config::send_frame_size`] payload bytes; only the last may carry
-    /// `fin`.
-    fn queue_data(&mut self, opcode: OpCode, payload: &[u8], fin: bool) {
+    /// Queues a data message or fragment, raw or compressed, as frames of at
+    /// most [`Config::send_frame_size`] payload bytes; `rsv` goes on the
+    /// first frame only, and only the last may carry `fin`.
+    fn queue_frames(&mut self, opcode: OpCode, rsv: Rsv, payload: &[u8], fin: bool) {
         let size = self.config.send_frame_size.max(1);
         let mut chunks = payload.chunks(size).peekable();
-        let mut opcode = opcode;
+        let (mut opcode, mut rsv) = (opcode, rsv);
         if chunks.peek().is_none() {
             let header = FrameHeader {
                 fin,
+                rsv,
                 ..FrameHeader::new(opcode, 0)
             };
             return self.queue_frame(header, &[], false);
@@ -1041,10 +1271,12 @@ impl<T: Timestamp> Connection<T> {
         while let Some(chunk) = chunks.next() {
             let header = FrameHeader {
                 fin: fin && chunks.peek().is_none(),
+                rsv,
                 ..FrameHeader::new(opcode, chunk.len() as u64)
             };
             self.queue_frame(header, chunk, false);
             opcode = OpCode::Continuation;
+            rsv = Rsv::NONE;
         }
     }
 

@@ -12,6 +12,7 @@
 //! | [`mask`] | the XOR masking hot loop, phase-aware | 5.3 |
 //! | [`frame`] | [`OpCode`](frame::OpCode), [`FrameHeader`](frame::FrameHeader) decode and encode | 5.2 |
 //! | [`close`] | [`CloseCode`], close payloads | 5.5.1, 7.4 |
+//! | `deflate` | permessage-deflate ([RFC 7692]): negotiation values and the payload codec (feature `deflate`, on by default) | RFC 7692 |
 //! | [`message`] | [`Message`], reassembly, incremental UTF-8, size limits | 5.4, 5.6, 8.1 |
 //! | [`connection`] | [`Connection`]: the sans-IO state machine, both roles | 5 to 7 |
 //! | [`handshake`] | the opening handshake, both roles, apart from the rest | 4 |
@@ -47,9 +48,11 @@
 //!   and AVX-512 with `-C target-feature`, `simd128` on wasm32), and a plain
 //!   word-at-a-time loop elsewhere (Cortex-M).
 //! - **Not available**: the adapters in `io` (feature `std`), and
-//!   permessage-deflate (its backend, `flate2`, needs `std`).
+//!   permessage-deflate (feature `deflate`, which needs `std`: its backend,
+//!   `flate2`, uses `std::io` even on zlib-rs).
 //!
 //! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
+//! [RFC 7692]: https://www.rfc-editor.org/rfc/rfc7692
 #![cfg_attr(not(any(feature = "std", test)), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
@@ -58,6 +61,8 @@ extern crate alloc;
 
 pub mod close;
 pub mod connection;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 pub mod frame;
 pub mod handshake;
 #[cfg(feature = "std")]
@@ -72,7 +77,8 @@ pub use connection::{Config, Connection, Event, ProtocolError, Role, SendError, 
 pub use message::{Message, Utf8Bytes};
 
 /// The README's examples, compiled and run as doctests (they use every
-/// adapter, so they need the `tokio` feature: `cargo test --all-features`).
-#[cfg(all(doctest, feature = "tokio"))]
+/// adapter and negotiate permessage-deflate, so they need the `tokio` and
+/// `deflate` features: `cargo test --all-features`).
+#[cfg(all(doctest, feature = "tokio", feature = "deflate"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -366,15 +366,17 @@ macro_rules! vector_masker {
             // Whether the aligned vectors leave bytes at either end.
             let head_needed = i != 0;
             let tail_needed = (len - i) % W != 0;
-            // SAFETY (both loads): `len >= W`, so `[0, W)` and
-            // `[len - W, len)` are in `buf`; the loads are unaligned ones.
+            // Both are loaded before anything is stored.
             let head = if head_needed {
+                // SAFETY: `len >= W`, so `[0, W)` is in `buf`; the load is an
+                // unaligned one.
                 Some(unsafe { $loadu(ptr.cast_const().cast()) })
             } else {
                 None
             };
             let tail = if tail_needed {
-                // SAFETY: as above.
+                // SAFETY: `len >= W`, so `[len - W, len)` is in `buf`; the
+                // load is an unaligned one.
                 Some(unsafe { $loadu(ptr.add(len - W).cast_const().cast()) })
             } else {
                 None

@@ -14,6 +14,10 @@ use core::ops::Deref;
 use bytes::{Bytes, BytesMut};
 
 use crate::close::CloseCode;
+#[cfg(feature = "deflate")]
+use crate::deflate::{InflateError, Inflater};
+#[cfg(feature = "deflate")]
+use crate::frame::Rsv;
 use crate::frame::{FrameHeader, OpCode};
 
 /// A whole WebSocket message (section 5.6).
@@ -329,6 +333,21 @@ pub struct Assembler {
     /// frame's full length.
     len: u64,
     utf8: Utf8Validator,
+    /// permessage-deflate, when agreed: inflates messages whose first frame
+    /// has RSV1 set. Boxed, so that a connection without it stays small.
+    #[cfg(feature = "deflate")]
+    inflating: Option<Box<Inflating>>,
+}
+
+/// The receiving side of permessage-deflate.
+#[cfg(feature = "deflate")]
+#[derive(Debug)]
+struct Inflating {
+    inflater: Inflater,
+    /// Whether the open message is compressed; its payload is then inflated
+    /// into `inflated` and the wire bytes are dropped.
+    compressed: bool,
+    inflated: Vec<u8>,
 }
 
 impl Assembler {
@@ -342,6 +361,23 @@ impl Assembler {
             rest: BytesMut::new(),
             len: 0,
             utf8: Utf8Validator::new(),
+            #[cfg(feature = "deflate")]
+            inflating: None,
+        }
+    }
+
+    /// An assembler for a connection that agreed permessage-deflate
+    /// (RFC 7692): a message whose first frame has RSV1 set is inflated as
+    /// it arrives, and the limit counts inflated bytes.
+    #[cfg(feature = "deflate")]
+    pub fn with_inflater(max_message_size: u64, inflater: Inflater) -> Self {
+        Assembler {
+            inflating: Some(Box::new(Inflating {
+                inflater,
+                compressed: false,
+                inflated: Vec::new(),
+            })),
+            ..Assembler::new(max_message_size)
         }
     }
 
@@ -373,6 +409,27 @@ impl Assembler {
                 debug_assert!(false, "control frames are not message fragments");
             }
         }
+        #[cfg(feature = "deflate")]
+        if let Some(inflating) = self.inflating.as_mut() {
+            let rsv1 = header.rsv.contains(Rsv::RSV1);
+            if header.opcode == OpCode::Continuation {
+                // RFC 7692 section 6.1: the "Per-Message Compressed" bit is
+                // set on the first frame only; "An endpoint MUST NOT set the
+                // 'Per-Message Compressed' bit of control frames and
+                // non-first fragments of a data message."
+                if rsv1 {
+                    return Err(MessageError::CompressedContinuation);
+                }
+            } else {
+                inflating.compressed = rsv1;
+            }
+            if inflating.compressed {
+                // The limit counts inflated bytes, checked while inflating;
+                // the wire bytes are dropped frame by frame.
+                self.fin = header.fin;
+                return Ok(());
+            }
+        }
         // Section 10.4: the limit is on the message, across its fragments.
         let len = self.len.saturating_add(header.payload_len);
         if len > self.max_message_size {
@@ -394,8 +451,15 @@ impl Assembler {
 
     /// Checks the next unmasked bytes of the current frame's payload as they
     /// arrive: for text, UTF-8 so far.
+    ///
+    /// For a compressed message this is where the bytes are inflated, and
+    /// the inflated text is checked as it comes out.
     #[inline]
     pub fn check(&mut self, payload: &[u8]) -> Result<(), MessageError> {
+        #[cfg(feature = "deflate")]
+        if self.is_compressed() {
+            return self.inflate(payload, false);
+        }
         if self.open == Some(DataKind::Text) {
             self.utf8.feed(payload)?;
         }
@@ -410,6 +474,29 @@ impl Assembler {
             debug_assert!(false, "end_frame without begin_frame");
             return Ok(None);
         };
+        #[cfg(feature = "deflate")]
+        if let Some(inflating) = self.inflating.as_mut().filter(|i| i.compressed) {
+            // The payload was inflated by `check`; only the end is left.
+            drop(payload);
+            if !self.fin {
+                return Ok(None);
+            }
+            inflating.compressed = false;
+            self.inflate(&[], true)?;
+            self.open = None;
+            let inflated = self
+                .inflating
+                .as_mut()
+                .map(|i| std::mem::take(&mut i.inflated));
+            let data = Bytes::from(inflated.unwrap_or_default());
+            return Ok(Some(match kind {
+                DataKind::Text => {
+                    self.utf8.finish()?;
+                    Message::Text(Utf8Bytes::from_validated(data))
+                }
+                DataKind::Binary => Message::Binary(data),
+            }));
+        }
         if self.first.is_none() && self.rest.is_empty() {
             self.first = Some(payload);
         } else {
@@ -439,6 +526,44 @@ impl Assembler {
     }
 }
 
+#[cfg(feature = "deflate")]
+impl Assembler {
+    /// Inflates the next bytes of a compressed message (or its end), checking
+    /// text as it comes out and the limit on inflated bytes.
+    #[inline]
+    fn is_compressed(&self) -> bool {
+        self.inflating.as_ref().is_some_and(|i| i.compressed)
+    }
+
+    fn inflate(&mut self, payload: &[u8], end: bool) -> Result<(), MessageError> {
+        let Some(inflating) = self.inflating.as_deref_mut() else {
+            return Ok(());
+        };
+        let Inflating {
+            inflater, inflated, ..
+        } = inflating;
+        let max = usize::try_from(self.max_message_size).unwrap_or(usize::MAX);
+        let utf8 = &mut self.utf8;
+        let text = self.open == Some(DataKind::Text);
+        let check = |fresh: &[u8]| if text { utf8.feed(fresh) } else { Ok(()) };
+        if end {
+            inflater.finish(inflated, max, check)
+        } else {
+            inflater.inflate(payload, inflated, max, check)
+        }
+    }
+}
+
+#[cfg(feature = "deflate")]
+impl From<InflateError> for MessageError {
+    fn from(error: InflateError) -> Self {
+        match error {
+            InflateError::Corrupt => MessageError::InvalidCompressedData,
+            InflateError::TooBig { len, max } => MessageError::MessageTooBig { len, max },
+        }
+    }
+}
+
 /// A data frame that breaks a message rule (sections 5.4, 8.1, 10.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -455,22 +580,33 @@ pub enum MessageError {
     /// A message larger than the configured limit, counted across fragments.
     #[error("message of {len} bytes or more exceeds the limit of {max}")]
     MessageTooBig {
-        /// The length announced so far.
+        /// The length announced so far (inflated, for a compressed message).
         len: u64,
         /// The limit.
         max: u64,
     },
+    /// RSV1 on a continuation frame of a connection that agreed
+    /// permessage-deflate (RFC 7692 section 6.1).
+    #[error("RSV1 set on a continuation frame")]
+    CompressedContinuation,
+    /// A compressed message that is not valid DEFLATE data (RFC 7692
+    /// section 7.2.2).
+    #[error("compressed message is not valid DEFLATE data")]
+    InvalidCompressedData,
 }
 
 impl MessageError {
-    /// The close code this error puts on the wire: 1002 for fragmentation,
-    /// 1007 for bad UTF-8, 1009 for size.
+    /// The close code this error puts on the wire: 1002 for fragmentation
+    /// and a misplaced RSV1, 1007 for bad UTF-8 or corrupt compressed data,
+    /// 1009 for size.
     pub fn close_code(&self) -> CloseCode {
         match self {
-            MessageError::UnexpectedContinuation | MessageError::UnfinishedMessage => {
-                CloseCode::ProtocolError
+            MessageError::UnexpectedContinuation
+            | MessageError::UnfinishedMessage
+            | MessageError::CompressedContinuation => CloseCode::ProtocolError,
+            MessageError::InvalidUtf8 | MessageError::InvalidCompressedData => {
+                CloseCode::InvalidPayload
             }
-            MessageError::InvalidUtf8 => CloseCode::InvalidPayload,
             MessageError::MessageTooBig { .. } => CloseCode::MessageTooBig,
         }
     }

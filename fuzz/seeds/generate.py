@@ -225,6 +225,10 @@ def op_write(n=0):
     return b"\x0a" + u16(n)
 
 
+def op_tick(ms):
+    return bytes([11, ms])
+
+
 for role, key in (("server", KEY), ("client", None)):
     seeds = {
         # RFC 6455 section 5.7, as raw bytes from the peer.
@@ -253,7 +257,50 @@ for role, key in (("server", KEY), ("client", None)):
         "reserved-opcode-1002": op_frame(0x83, b"", key) + op_write(),
         "continuation-without-start-1002": op_frame(0x80, b"x", key) + op_write(),
         "close-with-bad-code-1002": op_frame(0x88, H("03 ed"), key) + op_write(),
+        # Timers: keepalive 10 ms, idle 40 ms, close 20 ms (fuzz/src/connection.rs).
+        "keepalive-pings-answered": op_tick(0) + op_tick(10) + op_write() + OP_REPLY
+        + op_tick(10) + op_write() + OP_REPLY + op_tick(30),
+        "silent-peer-idle-timeout": op_tick(0) + op_tick(10) + op_write() + op_tick(30),
+        "unanswered-close-timeout": op_tick(0) + op_close(1000) + op_write() + op_tick(5)
+        + op_tick(20),
+        "bytes-without-time-then-tick": op_tick(0) + op_receive(frame(0x89, b"x", key))
+        + op_tick(39) + op_tick(39) + op_write(),
     }
     for name, ops in seeds.items():
         size = limits(200, 1000) if name == "frame-over-limit-1009" else limits()
         write(f"connection_{role}", name, size + ops)
+
+# ---- deflate: flags, window bits, max_message_size (LE), then the body.
+# RFC 7692 section 7.2.3's examples as masked client frames to a server,
+# whole and one byte at a time, with and without the peer's context reset.
+HELLO = H("f2 48 cd c9 c9 07 00")
+for name, prefix, body in [
+    ("7.2.3.1-hello", bytes([0x00, 0xFF]) + u16(1024), frame(0xC1, HELLO, KEY)),
+    (
+        "7.2.3.2-hello-twice-shared-window",
+        bytes([0x08, 0xFF]) + u16(1024),
+        frame(0xC1, HELLO, KEY) + frame(0xC1, H("f2 00 11 00 00"), KEY),
+    ),
+    (
+        "7.2.3.3-stored-block",
+        bytes([0x02, 0xFF]) + u16(1024),
+        frame(0xC1, H("00 05 00 fa ff 48 65 6c 6c 6f 00"), KEY),
+    ),
+    ("7.2.3.4-bfinal", bytes([0x00, 0x77]) + u16(1024), frame(0xC1, H("f3 48 cd c9 c9 07 00 00"), KEY)),
+    (
+        "7.2.3.5-two-blocks",
+        bytes([0x00, 0x99]) + u16(1024),
+        frame(0xC1, H("f2 48 05 00 00 00 ff ff ca c9 c9 07 00"), KEY),
+    ),
+    (
+        "fragmented-hello",
+        bytes([0x00, 0xFF]) + u16(1024),
+        frame(0x41, HELLO[:3], KEY) + frame(0x80, HELLO[3:], KEY),
+    ),
+    ("client-gets-hello", bytes([0x01, 0xFF]) + u16(1024), frame(0xC1, HELLO)),
+    ("over-the-limit", bytes([0x00, 0xFF]) + u16(4), frame(0xC1, HELLO, KEY)),
+    ("rsv1-on-continuation", bytes([0x00, 0xFF]) + u16(1024), frame(0x41, HELLO[:3], KEY) + frame(0xC0, HELLO[3:], KEY)),
+    ("corrupt", bytes([0x00, 0xFF]) + u16(1024), frame(0xC1, H("ff ff ff"), KEY)),
+    ("json-message", bytes([0x06, 0x9F]) + u16(4096), b'{"id":1,"name":"a","tags":["x","y"]}' * 20),
+]:
+    write("deflate", name, prefix + body)

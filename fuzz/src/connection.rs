@@ -13,7 +13,11 @@
 //! - a command fails with `SendError::Closed` exactly when the state is not
 //!   open, and a failed command queues nothing;
 //! - after end of stream the connection is closed;
-//! - memory held stays within a bound set by the input and the limits.
+//! - memory held stays within a bound set by the input and the limits;
+//! - timers (keepalive 10 ms, idle timeout 40 ms, close timeout 20 ms, on a
+//!   fake clock that `Tick` moves): after `handle_timeout(now)` the next
+//!   deadline is later than `now` or there is none, a timeout is 1006 and
+//!   sends nothing, and the connection is then done at once.
 //!
 //! The input is read in a format simple enough to write seeds by hand (see
 //! `seeds/connection_*`): two little-endian `u16` limits, then operations,
@@ -22,6 +26,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use libfuzzer_sys::arbitrary::{Arbitrary, Result, Unstructured};
 use rfc6455::close::{CloseCode, CloseFrame};
@@ -89,6 +94,8 @@ pub enum Op {
     },
     /// The transport writes `n` queued bytes to the peer, all for 0 (tag 10).
     Write(u16),
+    /// `n` milliseconds pass, then `handle_timeout` (tag 11).
+    Tick(u8),
 }
 
 fn payload(u: &mut Unstructured<'_>) -> Result<Vec<u8>> {
@@ -102,7 +109,7 @@ fn text(u: &mut Unstructured<'_>) -> Result<String> {
 
 impl<'a> Arbitrary<'a> for Op {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        Ok(match u8::arbitrary(u)? % 11 {
+        Ok(match u8::arbitrary(u)? % 12 {
             0 => Op::Receive(payload(u)?),
             1 => {
                 let first = u8::arbitrary(u)?;
@@ -138,7 +145,8 @@ impl<'a> Arbitrary<'a> for Op {
                 code: u16::arbitrary(u)?,
                 reason: text(u)?,
             },
-            _ => Op::Write(u16::arbitrary(u)?),
+            10 => Op::Write(u16::arbitrary(u)?),
+            _ => Op::Tick(u8::arbitrary(u)?),
         })
     }
 }
@@ -166,8 +174,8 @@ pub struct CountingAlloc;
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static LIVE: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static PEAK: AtomicUsize = AtomicUsize::new(0);
 
 // SAFETY: every call is forwarded to the system allocator unchanged; the
 // counters are only read.
@@ -255,6 +263,10 @@ struct Harness {
     close_received: bool,
     /// The kind of the fragmented message being sent.
     fragmenting: Option<DataKind>,
+    /// A `close` command succeeded.
+    sent_close: bool,
+    /// The fake clock: the start plus the ticks so far.
+    now: Instant,
 }
 
 impl Harness {
@@ -298,7 +310,27 @@ impl Harness {
         assert_eq!(self.conn.state(), State::Closed, "{error:?}");
         let code = u16::from(error.close_code());
         assert!(matches!(code, 1002 | 1006 | 1007 | 1009), "{error:?}");
-        assert_eq!(code == 1006, error == ProtocolError::AbnormalClosure);
+        let timeout = matches!(
+            error,
+            ProtocolError::IdleTimeout | ProtocolError::CloseTimeout
+        );
+        assert_eq!(
+            code == 1006,
+            error == ProtocolError::AbnormalClosure || timeout
+        );
+        if timeout {
+            // Nothing more is sent, not even what was queued: done at once.
+            assert!(self.conn.is_done(), "{error:?}");
+            if error == ProtocolError::CloseTimeout {
+                assert!(self.sent_close, "a close timeout without a close");
+            }
+            if !self.sent_close {
+                self.write(0);
+                assert_eq!(self.peer.close, None, "a close was sent for a timeout");
+            }
+            assert_eq!(self.conn.poll_event(), Ok(None), "the error came twice");
+            return;
+        }
         // poll_event fails only while the state is open or closing.
         let had_sent_close = before == State::Closing;
         self.write(0);
@@ -367,9 +399,10 @@ impl Harness {
             } => {
                 let frame = raw_frame(first, mask, &payload);
                 let (a, b) = frame.split_at(usize::from(split).min(frame.len()));
-                self.conn.receive(a);
+                // With the time, where `Receive` goes without.
+                self.conn.receive_at(a, self.now);
                 self.poll();
-                self.conn.receive(b);
+                self.conn.receive_at(b, self.now);
                 self.poll();
             }
             Op::Reply => {
@@ -425,9 +458,20 @@ impl Harness {
                 assert_eq!(result.is_ok(), open && valid, "{result:?}");
                 if result.is_ok() {
                     assert_eq!(self.conn.state(), State::Closing);
+                    self.sent_close = true;
                 }
             }
             Op::Write(n) => self.write(usize::from(n)),
+            Op::Tick(ms) => {
+                self.now += Duration::from_millis(u64::from(ms));
+                self.conn.handle_timeout(self.now);
+                let next = self.conn.poll_timeout();
+                assert!(
+                    next.is_none_or(|d| d > self.now),
+                    "the deadline did not move on"
+                );
+                self.poll();
+            }
         }
     }
 
@@ -484,7 +528,10 @@ fn raw_frame(first: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
 pub fn run(role: Role, input: Input) {
     let config = Config::default()
         .max_frame_size(u64::from(input.max_frame_size))
-        .max_message_size(u64::from(input.max_message_size));
+        .max_message_size(u64::from(input.max_message_size))
+        .keepalive_interval(Duration::from_millis(10))
+        .idle_timeout(Duration::from_millis(40))
+        .close_timeout(Duration::from_millis(20));
     // Everything the run may legitimately hold: the input (the peer and the
     // connection each keep at most a copy of it), and the limits.
     let payload_bytes: usize = input.ops.iter().map(Op::len).sum();
@@ -513,6 +560,8 @@ pub fn run(role: Role, input: Input) {
         failed: false,
         close_received: false,
         fragmenting: None,
+        sent_close: false,
+        now: Instant::now(),
     };
     for op in input.ops {
         harness.run(op);
@@ -531,7 +580,7 @@ impl Op {
             }
             Op::Frame { payload, .. } | Op::Fragment { payload, .. } => payload.len() + 14,
             Op::Text(text) | Op::Close { reason: text, .. } => text.len(),
-            Op::Reply | Op::Eof | Op::Write(_) => 0,
+            Op::Reply | Op::Eof | Op::Write(_) | Op::Tick(_) => 0,
         }
     }
 }

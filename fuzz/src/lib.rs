@@ -3,6 +3,7 @@
 use rfc6455::handshake::Limits;
 
 pub mod connection;
+pub mod deflate;
 
 /// The first four bytes of a handshake target's input: the limits and the
 /// size of the pieces the rest is fed in. Seeds are a prefix and real HTTP.

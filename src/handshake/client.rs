@@ -29,6 +29,8 @@ pub struct Response {
     protocol: Option<String>,
     extensions: Vec<Extension>,
     head_len: usize,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::DeflateParams>,
 }
 
 impl Response {
@@ -51,6 +53,15 @@ impl Response {
     /// The extensions the server chose, each one the client offered.
     pub fn extensions(&self) -> &[Extension] {
         &self.extensions
+    }
+
+    /// The permessage-deflate parameters agreed, checked against the offer
+    /// of [`ClientRequest::deflate`]; `None` when it was not offered or the
+    /// server declined it. Pass them to
+    /// [`Connection::with_deflate`](crate::Connection::with_deflate).
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<crate::deflate::DeflateParams> {
+        self.deflate
     }
 
     /// The first value of header `name` (ASCII case-insensitive), trimmed;
@@ -159,6 +170,12 @@ impl ClientHandshake {
             .map(|o| vec![("Origin".to_owned(), o)]);
         check_headers(origin.as_deref().unwrap_or_default(), |_| false)?;
         let mut offered_extensions = Vec::new();
+        #[cfg(feature = "deflate")]
+        let deflate_offer = request.deflate.as_ref().map(crate::deflate::offer);
+        #[cfg(feature = "deflate")]
+        if deflate_offer.is_some() {
+            offered_extensions.push(crate::deflate::EXTENSION_NAME.to_owned());
+        }
         for (name, value) in &request.headers {
             if name.eq_ignore_ascii_case("Sec-WebSocket-Extensions") {
                 let offers = parse_extensions(value)
@@ -188,6 +205,10 @@ impl ClientHandshake {
         }
         if let Some(origin) = &request.origin {
             push_headers(&mut bytes, &[("Origin", origin)]);
+        }
+        #[cfg(feature = "deflate")]
+        if let Some(offer) = &deflate_offer {
+            push_headers(&mut bytes, &[("Sec-WebSocket-Extensions", offer)]);
         }
         for (name, value) in &request.headers {
             push_headers(&mut bytes, &[(name, value)]);
@@ -275,6 +296,8 @@ impl ClientHandshake {
             protocol: None,
             extensions: Vec::new(),
             head_len,
+            #[cfg(feature = "deflate")]
+            deflate: None,
         };
         if status != 101 {
             // Section 4.1: "If the status code received from the server is
@@ -323,6 +346,23 @@ impl ClientHandshake {
                     ));
                 }
                 response.extensions.push(extension);
+            }
+        }
+        // RFC 7692 section 5: a client that finds the answer invalid fails
+        // the WebSocket connection.
+        #[cfg(feature = "deflate")]
+        if let Some(config) = &self.request.deflate {
+            use crate::deflate::{EXTENSION_NAME, NegotiationError, check_answer};
+            let mut answers = response
+                .extensions
+                .iter()
+                .filter(|e| e.name().eq_ignore_ascii_case(EXTENSION_NAME));
+            if let Some(answer) = answers.next() {
+                if answers.next().is_some() {
+                    return Err(HandshakeError::Deflate(NegotiationError::RepeatedExtension));
+                }
+                let params = check_answer(answer.params(), config);
+                response.deflate = Some(params.map_err(HandshakeError::Deflate)?);
             }
         }
         // Step 6: "a subprotocol that was not present in the client's

@@ -31,6 +31,8 @@ pub struct ClientRequest {
     pub(crate) origin: Option<String>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) limits: Limits,
+    #[cfg(feature = "deflate")]
+    pub(crate) deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl ClientRequest {
@@ -94,6 +96,8 @@ impl ClientRequest {
             origin: None,
             headers: Vec::new(),
             limits: Limits::default(),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         })
     }
 
@@ -114,9 +118,31 @@ impl ClientRequest {
     /// `Sec-WebSocket-*` except `Sec-WebSocket-Extensions`) are refused.
     ///
     /// An extension offered through `Sec-WebSocket-Extensions` is one the
-    /// server may then choose; the connection layer implements none yet.
+    /// server may then choose, and the caller's to implement; offer
+    /// permessage-deflate with `deflate` (feature `deflate`) instead.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Offers permessage-deflate (RFC 7692) as `config` says, by default
+    /// `permessage-deflate; client_max_window_bits`. The server's answer is
+    /// checked, and the agreed parameters come out as
+    /// [`Response::deflate`](super::Response::deflate).
+    ///
+    /// ```
+    /// use rfc6455::deflate::DeflateConfig;
+    /// use rfc6455::handshake::{ClientHandshake, ClientRequest};
+    ///
+    /// let request = ClientRequest::new("ws://h/")?.deflate(DeflateConfig::default());
+    /// let client = ClientHandshake::new(request)?;
+    /// let text = String::from_utf8_lossy(client.request_bytes());
+    /// assert!(text.contains("\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, config: crate::deflate::DeflateConfig) -> Self {
+        self.deflate = Some(config);
         self
     }
 

@@ -107,6 +107,11 @@ pub enum HandshakeError {
     /// 502.
     #[error("the server chose extension {0:?}, which was not offered")]
     UnofferedExtension(String),
+    /// The server's permessage-deflate answer is invalid or does not match
+    /// the offer (RFC 7692 section 5). Client side, 502.
+    #[cfg(feature = "deflate")]
+    #[error("permessage-deflate: {0}")]
+    Deflate(crate::deflate::NegotiationError),
 }
 
 impl HandshakeError {
@@ -129,6 +134,8 @@ impl HandshakeError {
             | AcceptMismatch
             | UnofferedProtocol(_)
             | UnofferedExtension(_) => 502,
+            #[cfg(feature = "deflate")]
+            Deflate(_) => 502,
             Malformed(_)
             | HttpVersionTooOld
             | MissingHost
@@ -205,6 +212,10 @@ pub enum BuildError {
     /// the client's handshake").
     #[error("subprotocol {0:?} was not offered by the client")]
     ProtocolNotOffered(String),
+    /// `Accept::deflate` (feature `deflate`) answered an extension
+    /// the client did not offer (RFC 6455 section 9.1).
+    #[error("extension {0:?} was not offered by the client")]
+    ExtensionNotOffered(&'static str),
     /// A response status outside 200..=599.
     #[error("status {0} cannot be written here")]
     InvalidStatus(u16),

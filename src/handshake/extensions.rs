@@ -15,8 +15,8 @@ use super::head::{is_tchar, is_token};
 
 /// One extension offer or answer: a name and its parameters, in order.
 ///
-/// Parsed so that permessage-deflate (RFC 7692) can be negotiated later; the
-/// handshake itself accepts none yet.
+/// permessage-deflate (RFC 7692) is negotiated from these values by the
+/// `deflate` module; other extensions are the application's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Extension {
     name: String,

@@ -116,9 +116,15 @@
 //!   RFC 6455 section 4.2.1 only asks for "an appropriate error code".
 //! - **Other versions**: a missing or other `Sec-WebSocket-Version` is
 //!   answered with 426 and `Sec-WebSocket-Version: 13` (section 4.4).
-//! - **Extensions**: offers are parsed ([`UpgradeRequest::extensions`]) so
-//!   that permessage-deflate can be negotiated later, but [`Accept`] accepts
-//!   **none** for now: the 101 answer never carries `Sec-WebSocket-Extensions`.
+//! - **Extensions**: offers are parsed ([`UpgradeRequest::extensions`]). The
+//!   only extension the handshake answers is permessage-deflate (RFC 7692,
+//!   feature `deflate`), and **only when the application asks**: the server
+//!   calls `UpgradeRequest::negotiate_deflate` and passes the result to
+//!   `Accept::deflate`; the client offers it with `ClientRequest::deflate`
+//!   and reads `Response::deflate`. A bad offer is declined, never answered
+//!   with an HTTP error; a bad answer fails the client's handshake with
+//!   `HandshakeError::Deflate`. Without that, the 101 answer carries no
+//!   `Sec-WebSocket-Extensions`.
 //! - **`wss://`** is accepted as a URL form only: the handshake bytes are the
 //!   same, but this crate does no TLS. The caller must open the TLS session
 //!   (with SNI for [`ClientRequest::host`]) and run these bytes inside it.

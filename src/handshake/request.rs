@@ -201,6 +201,29 @@ impl UpgradeRequest {
     pub fn extensions(&self) -> &[Extension] {
         &self.extensions
     }
+
+    /// The permessage-deflate parameters to agree: the first offer, in the
+    /// client's order, that [`deflate::accept_offer`] accepts, or `None` to
+    /// go on uncompressed. A bad offer is declined and the next one tried;
+    /// it is never an HTTP error (RFC 7692 section 5). Answer the result
+    /// with [`Accept::deflate`](super::Accept::deflate) and pass it to
+    /// [`Connection::with_deflate`](crate::Connection::with_deflate).
+    ///
+    /// [`deflate::accept_offer`]: crate::deflate::accept_offer
+    #[cfg(feature = "deflate")]
+    pub fn negotiate_deflate(
+        &self,
+        config: &crate::deflate::DeflateConfig,
+    ) -> Option<crate::deflate::DeflateParams> {
+        self.extensions
+            .iter()
+            .filter(|offer| {
+                offer
+                    .name()
+                    .eq_ignore_ascii_case(crate::deflate::EXTENSION_NAME)
+            })
+            .find_map(|offer| crate::deflate::accept_offer(offer.params(), config))
+    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ use super::{BuildError, UpgradeRequest, accept_key};
 pub struct Accept {
     protocol: Option<String>,
     headers: Vec<(String, String)>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::DeflateParams>,
 }
 
 impl Accept {
@@ -34,6 +36,34 @@ impl Accept {
     /// one: at most one subprotocol is chosen.
     pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
         self.protocol = Some(protocol.into());
+        self
+    }
+
+    /// Accepts permessage-deflate with the parameters
+    /// [`UpgradeRequest::negotiate_deflate`] chose: the answer carries them in
+    /// `Sec-WebSocket-Extensions`. `None` answers no extension.
+    ///
+    /// ```
+    /// use rfc6455::deflate::DeflateConfig;
+    /// use rfc6455::handshake::{Accept, Incoming, Limits, ServerHandshake, Status};
+    ///
+    /// let mut server = ServerHandshake::new(Limits::default());
+    /// let Status::Complete(Incoming::Upgrade(request)) = server.receive(
+    ///     b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    ///       Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+    ///       Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n",
+    /// )? else {
+    ///     panic!("an upgrade");
+    /// };
+    /// let agreed = request.negotiate_deflate(&DeflateConfig::default().server_no_context_takeover(true));
+    /// let answer = request.accept(Accept::new().deflate(agreed))?;
+    /// assert!(String::from_utf8(answer)?
+    ///     .contains("\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, params: Option<crate::deflate::DeflateParams>) -> Self {
+        self.deflate = params;
         self
     }
 
@@ -163,8 +193,9 @@ impl UpgradeRequest {
     /// Writes the 101 answer that accepts the upgrade (RFC 6455 section
     /// 4.2.2, step 5), with `Sec-WebSocket-Accept` computed from the key.
     ///
-    /// No `Sec-WebSocket-Extensions` is written: no extension is accepted
-    /// yet. After sending it, the connection is open.
+    /// `Sec-WebSocket-Extensions` is written only for permessage-deflate,
+    /// when `Accept::deflate` was given parameters; no other extension is
+    /// accepted. After sending it, the connection is open.
     pub fn accept(&self, accept: Accept) -> Result<Vec<u8>, BuildError> {
         if let Some(protocol) = &accept.protocol {
             // Section 4.2.2: "The value chosen MUST be derived from the
@@ -173,6 +204,19 @@ impl UpgradeRequest {
             if !self.protocols.iter().any(|p| p == protocol) {
                 return Err(BuildError::ProtocolNotOffered(protocol.clone()));
             }
+        }
+        // RFC 6455 section 9.1: the server answers with extensions "from
+        // the list of extensions supplied by the client".
+        #[cfg(feature = "deflate")]
+        if accept.deflate.is_some()
+            && !self.extensions.iter().any(|e| {
+                e.name()
+                    .eq_ignore_ascii_case(crate::deflate::EXTENSION_NAME)
+            })
+        {
+            return Err(BuildError::ExtensionNotOffered(
+                crate::deflate::EXTENSION_NAME,
+            ));
         }
         check_headers(&accept.headers, |name| {
             let lower = name.to_ascii_lowercase();
@@ -197,6 +241,13 @@ impl UpgradeRequest {
         );
         if let Some(protocol) = &accept.protocol {
             push_headers(&mut out, &[("Sec-WebSocket-Protocol", protocol)]);
+        }
+        #[cfg(feature = "deflate")]
+        if let Some(params) = &accept.deflate {
+            push_headers(
+                &mut out,
+                &[("Sec-WebSocket-Extensions", &params.to_string())],
+            );
         }
         for (name, value) in &accept.headers {
             push_headers(&mut out, &[(name, value)]);

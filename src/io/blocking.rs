@@ -185,7 +185,16 @@ impl<S: Read + Write> WebSocket<S> {
     /// Wraps a stream whose opening handshake is already done; `leftover` is
     /// what was read after the handshake (the peer's first frames).
     pub fn from_raw(stream: S, role: Role, leftover: &[u8], config: Config) -> Self {
-        Self::with_connection(stream, open(role, config, leftover))
+        Self::with_connection(stream, open(role, config, Default::default(), leftover))
+    }
+
+    /// Wraps a stream and a [`Connection`] built by hand after a handshake
+    /// done elsewhere: for instance with
+    /// `Connection::with_deflate` (feature `deflate`) when you negotiated
+    /// permessage-deflate yourself. Give the connection the bytes read after
+    /// the handshake first.
+    pub fn from_connection(stream: S, connection: Connection) -> Self {
+        Self::with_connection(stream, connection)
     }
 
     fn with_connection(stream: S, connection: Connection) -> Self {

@@ -101,7 +101,16 @@ pub(crate) struct Acceptor<F> {
     handshake: ServerHandshake,
     callback: Option<F>,
     config: Config,
+    /// The permessage-deflate parameters agreed, if any.
+    deflate: Agreed,
 }
+
+/// What the handshake agreed beyond RFC 6455 itself: permessage-deflate's
+/// parameters, with the feature.
+#[cfg(feature = "deflate")]
+type Agreed = Option<crate::deflate::DeflateParams>;
+#[cfg(not(feature = "deflate"))]
+type Agreed = Option<core::convert::Infallible>;
 
 impl<F> Acceptor<F>
 where
@@ -112,6 +121,7 @@ where
             handshake: ServerHandshake::new(Limits::default()),
             callback: Some(callback),
             config,
+            deflate: Agreed::default(),
         }
     }
 
@@ -139,7 +149,7 @@ where
                     .header("Sec-WebSocket-Version", "13"),
             ),
             Incoming::Upgrade(request) => match callback(&request) {
-                Ok(accept) => match request.accept(accept) {
+                Ok(accept) => match request.accept(self.negotiate(&request, accept)) {
                     Ok(bytes) => Answer {
                         bytes,
                         outcome: Ok(()),
@@ -153,8 +163,30 @@ where
 
     /// The connection after an accepted upgrade, holding the bytes that
     /// followed the request.
+    /// Agrees permessage-deflate when the config asks for it and the client
+    /// offered acceptable terms (RFC 7692 section 5); a bad offer is
+    /// declined, never answered with an error.
+    #[cfg(feature = "deflate")]
+    fn negotiate(&mut self, request: &UpgradeRequest, accept: Accept) -> Accept {
+        self.deflate = self
+            .config
+            .deflate
+            .and_then(|wanted| request.negotiate_deflate(&wanted));
+        accept.deflate(self.deflate)
+    }
+
+    #[cfg(not(feature = "deflate"))]
+    fn negotiate(&mut self, _: &UpgradeRequest, accept: Accept) -> Accept {
+        accept
+    }
+
     pub(crate) fn open(self) -> Connection {
-        open(Role::Server, self.config, self.handshake.leftover())
+        open(
+            Role::Server,
+            self.config,
+            self.deflate,
+            self.handshake.leftover(),
+        )
     }
 }
 
@@ -186,6 +218,12 @@ pub(crate) struct Connector {
 
 impl Connector {
     pub(crate) fn new(request: ClientRequest, config: Config) -> Result<Self, Error> {
+        // Offer permessage-deflate when the config asks for it.
+        #[cfg(feature = "deflate")]
+        let request = match config.deflate {
+            Some(deflate) => request.deflate(deflate),
+            None => request,
+        };
         Ok(Connector {
             handshake: ClientHandshake::new(request)?,
             config,
@@ -200,11 +238,21 @@ impl Connector {
     pub(crate) fn receive(&mut self, bytes: &[u8]) -> Result<Option<Connection>, Error> {
         match self.handshake.receive(bytes)? {
             Status::Partial => Ok(None),
-            Status::Complete(_response) => Ok(Some(open(
-                Role::Client,
-                self.config,
-                self.handshake.leftover(),
-            ))),
+            Status::Complete(response) => {
+                #[cfg(feature = "deflate")]
+                let agreed = response.deflate();
+                #[cfg(not(feature = "deflate"))]
+                let agreed: Agreed = {
+                    let _ = response;
+                    None
+                };
+                Ok(Some(open(
+                    Role::Client,
+                    self.config,
+                    agreed,
+                    self.handshake.leftover(),
+                )))
+            }
         }
     }
 }
@@ -212,8 +260,14 @@ impl Connector {
 /// The one place where a finished handshake becomes a [`Connection`]: both
 /// adapters, both roles, come through here with the bytes that followed the
 /// handshake. Extensions negotiated in the handshake are to be applied here.
-pub(crate) fn open(role: Role, config: Config, leftover: &[u8]) -> Connection {
-    let mut connection = Connection::new(role, config);
+pub(crate) fn open(role: Role, config: Config, agreed: Agreed, leftover: &[u8]) -> Connection {
+    #[cfg(feature = "deflate")]
+    let mut connection = Connection::with_deflate(role, config, agreed);
+    #[cfg(not(feature = "deflate"))]
+    let mut connection = {
+        let _ = agreed;
+        Connection::new(role, config)
+    };
     connection.receive(leftover);
     connection
 }

@@ -265,6 +265,15 @@ try {
     assert(JSON.stringify(history) === JSON.stringify(want), `history ${JSON.stringify(history)}`);
   });
 
+  await check('the browser and the room agreed permessage-deflate', async () => {
+    const extensions = await alice.evaluate(() => socket.extensions);
+    assert(extensions.startsWith('permessage-deflate'), `extensions ${JSON.stringify(extensions)}`);
+    // A message long enough for the room to compress reaches everyone whole.
+    const long = 'compressed both ways '.repeat(60).trim();
+    await say(alice, 'all', long);
+    for (const page of [alice, bob, carol]) await waitLine(page, 'group', long);
+  });
+
   await check('a group message reaches everyone', async () => {
     await say(bob, 'all', 'hello all, from bob');
     for (const page of [alice, bob, carol]) await waitLine(page, 'group', 'hello all, from bob');

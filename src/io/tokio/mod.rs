@@ -202,7 +202,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// Wraps a stream whose opening handshake was done elsewhere (an HTTP
     /// server's upgrade); `leftover` is what was read after the handshake.
     pub fn from_raw(io: S, role: Role, leftover: &[u8], config: Config) -> Self {
-        Self::with_connection(io, open(role, config, leftover))
+        Self::with_connection(io, open(role, config, Default::default(), leftover))
+    }
+
+    /// Wraps a stream and a [`Connection`] built by hand after a handshake
+    /// done elsewhere: for instance with
+    /// `Connection::with_deflate` (feature `deflate`) when you negotiated
+    /// permessage-deflate yourself. Give the connection the bytes read after
+    /// the handshake first.
+    pub fn from_connection(io: S, connection: Connection) -> Self {
+        Self::with_connection(io, connection)
     }
 
     fn with_connection(io: S, connection: Connection) -> Self {

@@ -1,0 +1,502 @@
+//! The payload codec: raw DEFLATE with a sync flush per message, the
+//! trailing `00 00 ff ff` stripped and restored (RFC 7692 section 7.2).
+
+use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+
+/// The end of a sync flush, removed by the sender and appended by the
+/// receiver (RFC 7692 sections 7.2.1 and 7.2.2).
+const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// The smallest window zlib can write raw DEFLATE with. Asked for 8 bits,
+/// the compressor uses 9: its longest match distance is then 250 bytes
+/// (2^9 minus zlib's 262-byte lookahead), within an 8-bit window. flate2
+/// asserts on 8, so the value never reaches it.
+const MIN_ZLIB_BITS: u8 = 9;
+
+/// The first reservation for a message's inflated bytes.
+const FIRST_GROWTH: usize = 1024;
+
+/// How much larger than its compressed bytes a message is guessed to be when
+/// its buffer first grows: JSON and text often inflate 5 to 8 times, and a
+/// guess too small costs a copy of everything inflated so far. What is
+/// reserved beyond the message is given back when it ends
+/// ([`Inflater::finish`]).
+const GUESSED_RATIO: usize = 8;
+
+/// Inflated data that cannot be accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InflateError {
+    /// The payload is not valid DEFLATE data: 1007, the code for data that
+    /// is not what the message says it is (RFC 6455 section 7.4.1).
+    #[error("corrupt DEFLATE data")]
+    Corrupt,
+    /// The message inflates past the limit: 1009. `len` is how far it got.
+    #[error("inflated message of {len} bytes or more exceeds the limit of {max}")]
+    TooBig {
+        /// Inflated bytes when the limit was crossed.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
+}
+
+/// The backend failed to compress; not the peer's doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("compression failed")]
+pub struct CompressError;
+
+/// Inflates the payloads of compressed messages, chunk by chunk, as they
+/// arrive (RFC 7692 section 7.2.2).
+///
+/// Allocates nothing until the first compressed byte. The output never
+/// grows past the limit plus one byte, so a decompression bomb costs at most
+/// the limit before it fails.
+///
+/// ```
+/// use rfc6455::deflate::Inflater;
+///
+/// // RFC 7692 section 7.2.3.1: "Hello", compressed.
+/// let mut inflater = Inflater::new(15, false);
+/// let mut out = Vec::new();
+/// let ok = |_: &[u8]| Ok::<(), rfc6455::deflate::InflateError>(());
+/// inflater.inflate(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], &mut out, 1024, ok)?;
+/// inflater.finish(&mut out, 1024, ok)?;
+/// assert_eq!(out, b"Hello");
+/// # Ok::<(), rfc6455::deflate::InflateError>(())
+/// ```
+pub struct Inflater {
+    state: Option<Decompress>,
+    window_bits: u8,
+    reset_after_message: bool,
+    /// A block with BFINAL set ended the stream inside this message.
+    ended: bool,
+}
+
+impl std::fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inflater")
+            .field("allocated", &self.state.is_some())
+            .field("window_bits", &self.window_bits)
+            .field("reset_after_message", &self.reset_after_message)
+            .finish()
+    }
+}
+
+impl Inflater {
+    /// An inflater for a peer that compresses with at most `window_bits`
+    /// (8 to 15) and, if `no_context_takeover`, resets after each message.
+    ///
+    /// A peer that resets is inflated with a 15-bit window: any window at
+    /// least as large as the peer's decodes its data, and the backend resets
+    /// a 15-bit state in place, where a smaller one is rebuilt.
+    pub fn new(window_bits: u8, no_context_takeover: bool) -> Self {
+        let window_bits = if no_context_takeover {
+            15
+        } else {
+            window_bits.clamp(MIN_ZLIB_BITS, 15)
+        };
+        Inflater {
+            state: None,
+            window_bits,
+            reset_after_message: no_context_takeover,
+            ended: false,
+        }
+    }
+
+    /// Inflates the next piece of a message's payload, appending to `out`,
+    /// and hands each newly inflated piece to `check` (a UTF-8 validator,
+    /// say) before inflating more. Fails with [`InflateError::TooBig`] as
+    /// soon as `out` would pass `max` bytes.
+    ///
+    /// The work is bounded: each round either consumes input or adds output,
+    /// and output stops at `max`.
+    pub fn inflate<E: From<InflateError>>(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        max: usize,
+        check: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.run(input, out, max, check)
+    }
+
+    /// Ends the message: inflates the `00 00 ff ff` the sender stripped, and
+    /// resets the context if the peer does not take it over.
+    pub fn finish<E: From<InflateError>>(
+        &mut self,
+        out: &mut Vec<u8>,
+        max: usize,
+        check: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let result = self.run(&TAIL, out, max, check);
+        if self.reset_after_message || self.ended {
+            self.reset();
+        }
+        // Give back what a generous guess reserved: shrinking is in place.
+        if result.is_ok() && out.capacity() - out.len() > out.len() / 4 + 64 {
+            out.shrink_to_fit();
+        }
+        result
+    }
+
+    /// Drops the context, keeping the allocation.
+    pub fn reset(&mut self) {
+        if let Some(state) = self.state.as_mut() {
+            state.reset(false);
+        }
+        self.ended = false;
+    }
+
+    /// Whether the backend state has been allocated.
+    pub fn is_allocated(&self) -> bool {
+        self.state.is_some()
+    }
+
+    fn run<E: From<InflateError>>(
+        &mut self,
+        mut input: &[u8],
+        out: &mut Vec<u8>,
+        max: usize,
+        mut check: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if self.ended || input.is_empty() {
+            // Bytes after a block with BFINAL set (RFC 7692 section
+            // 7.2.3.4) are ignored until the message ends.
+            return Ok(());
+        }
+        let window_bits = self.window_bits;
+        let state = self
+            .state
+            .get_or_insert_with(|| Decompress::new_with_window_bits(false, window_bits));
+        loop {
+            if out.capacity() == 0 {
+                grow(out, max, input.len(), 1)?;
+            }
+            let before_in = state.total_in();
+            let before_out = out.len();
+            let status = if out.len() < out.capacity() {
+                state.decompress_vec(input, out, FlushDecompress::Sync)
+            } else {
+                // A full buffer: probe into a small one before growing, as
+                // the rest (often just the tail) may add nothing.
+                let mut spare = [0u8; 64];
+                let before = state.total_out();
+                let status = state.decompress(input, &mut spare, FlushDecompress::Sync);
+                let produced = (state.total_out() - before) as usize;
+                if out.len() + produced > max {
+                    return Err(too_big(out.len() + produced, max).into());
+                }
+                if produced > 0 {
+                    grow(out, max, input.len(), produced)?;
+                    out.extend_from_slice(&spare[..produced]);
+                }
+                status
+            }
+            .map_err(|_| InflateError::Corrupt)?;
+            let used = (state.total_in() - before_in) as usize;
+            input = &input[used.min(input.len())..];
+            if out.len() > max {
+                return Err(too_big(out.len(), max).into());
+            }
+            if out.len() > before_out {
+                check(&out[before_out..])?;
+            }
+            if status == Status::StreamEnd {
+                self.ended = true;
+                return Ok(());
+            }
+            let room = out.len() < out.capacity();
+            let progress = used > 0 || out.len() > before_out;
+            if !progress || (room && input.is_empty()) {
+                // Waiting for input, or all of it inflated. A full buffer
+                // loops: the next round probes for more.
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn too_big(len: usize, max: usize) -> InflateError {
+    InflateError::TooBig {
+        len: len as u64,
+        max: max as u64,
+    }
+}
+
+/// Makes room for at least `needed` more bytes: doubling, or a guess from
+/// the compressed bytes left, but never past `max + 1` (one byte over is
+/// enough to know the message is too big).
+fn grow(
+    out: &mut Vec<u8>,
+    max: usize,
+    input_left: usize,
+    needed: usize,
+) -> Result<(), InflateError> {
+    let ceiling = max.saturating_add(1);
+    let target = out
+        .capacity()
+        .saturating_mul(2)
+        .max(FIRST_GROWTH)
+        .max(input_left.saturating_mul(GUESSED_RATIO))
+        .min(ceiling)
+        .max(out.len().saturating_add(needed).min(ceiling));
+    if target <= out.len() {
+        return Err(too_big(out.len(), max));
+    }
+    out.reserve_exact(target - out.len());
+    Ok(())
+}
+
+/// Compresses message payloads (RFC 7692 section 7.2.1): each call ends
+/// with a sync flush, and the last piece of a message has its
+/// `00 00 ff ff` removed.
+///
+/// Allocates nothing until the first call. With `no_context_takeover` the
+/// state is reset after each message, in place.
+///
+/// ```
+/// use rfc6455::deflate::Deflater;
+///
+/// let mut deflater = Deflater::new(6, 15, false);
+/// let mut out = Vec::new();
+/// deflater.compress(b"Hello", true, &mut out)?;
+/// // RFC 7692 section 7.2.3.1.
+/// assert_eq!(out, [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+/// # Ok::<(), rfc6455::deflate::CompressError>(())
+/// ```
+pub struct Deflater {
+    state: Option<Compress>,
+    level: u32,
+    window_bits: u8,
+    reset_after_message: bool,
+}
+
+impl std::fmt::Debug for Deflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deflater")
+            .field("allocated", &self.state.is_some())
+            .field("level", &self.level)
+            .field("window_bits", &self.window_bits)
+            .field("reset_after_message", &self.reset_after_message)
+            .finish()
+    }
+}
+
+impl Deflater {
+    /// A compressor at `level` (0 to 9) with at most `window_bits` (8 to
+    /// 15; 8 is served by 9, see the module docs), resetting after each
+    /// message if `no_context_takeover`.
+    pub fn new(level: u32, window_bits: u8, no_context_takeover: bool) -> Self {
+        Deflater {
+            state: None,
+            level: level.min(9),
+            window_bits: window_bits.clamp(MIN_ZLIB_BITS, 15),
+            reset_after_message: no_context_takeover,
+        }
+    }
+
+    /// Compresses `input`, one fragment of a message or all of it,
+    /// appending to `out`. `last` ends the message: the trailing
+    /// `00 00 ff ff` is removed, and an empty result becomes the single byte
+    /// `00` (an empty stored block's start, which the receiver's appended
+    /// tail completes).
+    pub fn compress(
+        &mut self,
+        mut input: &[u8],
+        last: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CompressError> {
+        let (level, window_bits) = (self.level, self.window_bits);
+        let state = self.state.get_or_insert_with(|| {
+            Compress::new_with_window_bits(Compression::new(level), false, window_bits)
+        });
+        let start = out.len();
+        // A sync flush adds a few bytes per 16 KiB block and at the end.
+        out.reserve(input.len() + input.len() / 256 + 16);
+        loop {
+            let before_in = state.total_in();
+            let before_out = out.len();
+            state
+                .compress_vec(input, out, FlushCompress::Sync)
+                .map_err(|_| CompressError)?;
+            let used = (state.total_in() - before_in) as usize;
+            input = &input[used.min(input.len())..];
+            let room = out.len() < out.capacity();
+            let progress = used > 0 || out.len() > before_out;
+            if room && (input.is_empty() || !progress) {
+                break;
+            }
+            if !room {
+                out.reserve(out.capacity().max(64));
+            }
+        }
+        if last {
+            if out[start..].ends_with(&TAIL) {
+                out.truncate(out.len() - TAIL.len());
+            }
+            if out.len() == start {
+                out.push(0x00);
+            }
+            if self.reset_after_message {
+                state.reset();
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the backend state has been allocated.
+    pub fn is_allocated(&self) -> bool {
+        self.state.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(_: &[u8]) -> Result<(), InflateError> {
+        Ok(())
+    }
+
+    fn inflate_message(
+        inflater: &mut Inflater,
+        payload: &[u8],
+        max: usize,
+    ) -> Result<Vec<u8>, InflateError> {
+        let mut out = Vec::new();
+        inflater.inflate(payload, &mut out, max, ok)?;
+        inflater.finish(&mut out, max, ok)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn output_never_grows_past_the_limit() {
+        let mut deflater = Deflater::new(9, 15, false);
+        let mut payload = Vec::new();
+        deflater
+            .compress(&[b'a'; 100_000], true, &mut payload)
+            .unwrap();
+        for max in [0, 1, 1000, 99_999] {
+            let mut inflater = Inflater::new(15, false);
+            let mut out = Vec::new();
+            let error = inflater.inflate(&payload, &mut out, max, ok).unwrap_err();
+            assert!(
+                matches!(error, InflateError::TooBig { len, max: m } if len > max as u64 && m == max as u64),
+                "{error:?}"
+            );
+            assert!(
+                out.capacity() <= max + 1,
+                "{max}: capacity {}",
+                out.capacity()
+            );
+        }
+        let mut inflater = Inflater::new(15, false);
+        assert_eq!(
+            inflate_message(&mut inflater, &payload, 100_000)
+                .unwrap()
+                .len(),
+            100_000
+        );
+    }
+
+    #[test]
+    fn the_check_sees_every_inflated_byte_and_can_stop_it() {
+        let text = "é".repeat(10_000);
+        let mut deflater = Deflater::new(6, 15, false);
+        let mut payload = Vec::new();
+        deflater
+            .compress(text.as_bytes(), true, &mut payload)
+            .unwrap();
+        let mut seen = 0;
+        let mut inflater = Inflater::new(15, false);
+        let mut out = Vec::new();
+        inflater
+            .inflate(&payload, &mut out, usize::MAX, |piece: &[u8]| {
+                seen += piece.len();
+                Ok::<(), InflateError>(())
+            })
+            .unwrap();
+        assert_eq!(seen, out.len());
+        let mut inflater = Inflater::new(15, false);
+        let mut out = Vec::new();
+        let stop = |_: &[u8]| Err(InflateError::Corrupt);
+        assert_eq!(
+            inflater.inflate(&payload, &mut out, usize::MAX, stop),
+            Err(InflateError::Corrupt)
+        );
+    }
+
+    #[test]
+    fn after_a_final_block_the_context_starts_again() {
+        // RFC 7692 section 7.2.3.4, then section 7.2.3.1's "Hello".
+        let mut inflater = Inflater::new(15, false);
+        let bfinal = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
+        assert_eq!(
+            inflate_message(&mut inflater, &bfinal, 100).unwrap(),
+            b"Hello"
+        );
+        let hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        assert_eq!(
+            inflate_message(&mut inflater, &hello, 100).unwrap(),
+            b"Hello"
+        );
+    }
+
+    #[test]
+    fn a_message_that_fills_its_buffer_exactly() {
+        // 1024 bytes from a few compressed ones fill the first reservation
+        // exactly: the tail goes through the small buffer, and the context
+        // goes on.
+        let mut deflater = Deflater::new(6, 15, false);
+        let mut inflater = Inflater::new(15, false);
+        for len in [1024, 2048, 5, 1024] {
+            let text = vec![b'a'; len];
+            let mut payload = Vec::new();
+            deflater.compress(&text, true, &mut payload).unwrap();
+            let mut out = Vec::new();
+            inflater
+                .inflate(&payload, &mut out, usize::MAX, ok)
+                .unwrap();
+            let full = out.len() == out.capacity();
+            inflater.finish(&mut out, usize::MAX, ok).unwrap();
+            assert_eq!(out, text, "{len}");
+            if len == 1024 {
+                assert!(full, "the case under test: a full buffer before the tail");
+            }
+        }
+    }
+
+    #[test]
+    fn corrupt_data_is_an_error_not_a_panic() {
+        for bad in [&[0xff, 0xff][..], &[0x07], &[0x00, 0x01, 0x00, 0x00, 0x00]] {
+            let mut inflater = Inflater::new(15, false);
+            assert_eq!(
+                inflate_message(&mut inflater, bad, 100),
+                Err(InflateError::Corrupt),
+                "{bad:02x?}"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_messages_and_small_windows() {
+        for bits in [8, 9, 12, 15] {
+            for reset in [false, true] {
+                let mut deflater = Deflater::new(6, bits, reset);
+                let mut inflater = Inflater::new(bits, reset);
+                assert!(!deflater.is_allocated() && !inflater.is_allocated());
+                for text in [&b""[..], b"", b"abc abc abc", b"", &[7; 3000], b""] {
+                    let mut payload = Vec::new();
+                    deflater.compress(text, true, &mut payload).unwrap();
+                    assert!(!payload.is_empty(), "an empty payload cannot end a block");
+                    assert_eq!(
+                        inflate_message(&mut inflater, &payload, 10_000).unwrap(),
+                        text
+                    );
+                }
+                assert!(deflater.is_allocated() && inflater.is_allocated());
+            }
+        }
+    }
+}

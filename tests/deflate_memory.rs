@@ -1,0 +1,265 @@
+//! Heap use of permessage-deflate, counted by a counting global allocator:
+//! a decompression bomb fails with 1009 before memory passes the limit plus
+//! a constant, nothing is allocated before the first compressed message,
+//! and what a connection holds once both directions compressed.
+#![cfg(feature = "deflate")]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use rfc6455::deflate::{DeflateConfig, DeflateParams, Deflater};
+use rfc6455::message::MessageError;
+use rfc6455::{Config, Connection, Event, ProtocolError, Role};
+
+/// Counts live bytes made by the current thread while counting is on, so
+/// tests running in parallel do not disturb each other.
+struct Counting;
+
+thread_local! {
+    static ON: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    static LIVE: Cell<i64> = const { Cell::new(0) };
+    static PEAK: Cell<i64> = const { Cell::new(0) };
+    static TOTAL: Cell<i64> = const { Cell::new(0) };
+}
+
+fn record(allocated: i64) {
+    let _ = ON.try_with(|on| {
+        if on.get() {
+            if allocated > 0 {
+                ALLOCATIONS.with(|n| n.set(n.get() + 1));
+                TOTAL.with(|n| n.set(n.get() + allocated));
+            }
+            LIVE.with(|live| {
+                live.set(live.get() + allocated);
+                PEAK.with(|peak| peak.set(peak.get().max(live.get())));
+            });
+        }
+    });
+}
+
+// SAFETY: forwards every call to the system allocator unchanged; only
+// counts on the side.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        record(layout.size() as i64);
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        record(-(layout.size() as i64));
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        record(new_size as i64 - layout.size() as i64);
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Runs `f` with counting on; returns (allocations, peak live bytes, live
+/// bytes at the end).
+fn counted<T>(f: impl FnOnce() -> T) -> (T, u64, i64, i64) {
+    ALLOCATIONS.with(|n| n.set(0));
+    LIVE.with(|n| n.set(0));
+    PEAK.with(|n| n.set(0));
+    TOTAL.with(|n| n.set(0));
+    ON.with(|on| on.set(true));
+    let value = f();
+    ON.with(|on| on.set(false));
+    (
+        value,
+        ALLOCATIONS.with(Cell::get),
+        PEAK.with(Cell::get),
+        LIVE.with(Cell::get),
+    )
+}
+
+/// A masked client frame with any first byte.
+fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
+    let key = [1, 2, 3, 4];
+    let mut out = vec![first];
+    match payload.len() {
+        n if n < 126 => out.push(0x80 | n as u8),
+        n if n <= 0xffff => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(&key);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    out
+}
+
+/// One block of compressed zeros, byte-aligned by a sync flush: it inflates
+/// to the same 1 MiB whatever came before, so repeating it makes a bomb of
+/// any size.
+fn zeros_block() -> Vec<u8> {
+    let mut deflater = Deflater::new(9, 15, false);
+    let mut block = Vec::new();
+    deflater
+        .compress(&vec![0u8; 1 << 20], false, &mut block)
+        .unwrap();
+    block
+}
+
+const GIB: usize = 1 << 30;
+
+/// Feeds a bomb of `frames` (whose inflated total is 1 GiB) in 64 KiB
+/// pieces, polling after each, and returns the error and the peak heap.
+fn explode(limit: u64, frames: Vec<Vec<u8>>) -> (Option<ProtocolError>, i64) {
+    let wire = frames.concat();
+    let config = Config::default()
+        .max_message_size(limit)
+        .deflate(DeflateConfig::default());
+    let (error, _, peak, _) = counted(|| {
+        let mut server =
+            Connection::with_deflate(Role::Server, config, Some(DeflateParams::default()));
+        for piece in wire.chunks(64 * 1024) {
+            server.receive(piece);
+            loop {
+                match server.poll_event() {
+                    Ok(Some(Event::Message(_))) => panic!("the bomb was delivered"),
+                    Ok(Some(_)) => {}
+                    Ok(None) => break,
+                    Err(error) => return Some(error),
+                }
+            }
+        }
+        None
+    });
+    (error, peak)
+}
+
+#[test]
+fn a_bomb_fails_with_1009_within_the_limit() {
+    let block = zeros_block();
+    let blocks = GIB >> 20;
+    println!(
+        "bomb: {} compressed bytes per MiB, {} KiB on the wire for 1 GiB",
+        block.len(),
+        block.len() * blocks / 1024
+    );
+    for limit in [1u64 << 20, 16 << 20] {
+        // As one frame, and as a message of one frame per block.
+        let one_frame = vec![frame(0xc2, &block.repeat(blocks))];
+        let mut fragments = vec![frame(0x42, &block)];
+        fragments.extend((2..blocks).map(|_| frame(0x00, &block)));
+        fragments.push(frame(0x80, &block));
+        for (shape, frames) in [("one frame", one_frame), ("fragments", fragments)] {
+            let (error, peak) = explode(limit, frames);
+            println!("bomb, {shape}, limit {limit}: peak heap {peak} bytes");
+            assert!(
+                matches!(
+                    error,
+                    Some(ProtocolError::Message(MessageError::MessageTooBig { .. }))
+                ),
+                "{shape}: {error:?}"
+            );
+            assert_eq!(u16::from(error.unwrap().close_code()), 1009);
+            // The limit, plus the inflater and one 64 KiB piece of input
+            // held in the receive buffer, at most doubled by its growth.
+            let bound = limit as i64 + 256 * 1024;
+            assert!(
+                peak < bound,
+                "{shape}, limit {limit}: peak {peak} > {bound}"
+            );
+            assert!(peak < 2 * limit as i64);
+        }
+    }
+}
+
+#[test]
+fn nothing_is_allocated_before_the_first_compressed_message() {
+    let config = Config::default().deflate(DeflateConfig::default());
+    let params = Some(DeflateParams::default());
+    let (_, allocations, peak, _) = counted(|| {
+        let connection = Connection::with_deflate(Role::Server, config, params);
+        std::hint::black_box(&connection);
+    });
+    // Two small boxes, one per direction, and nothing for zlib.
+    assert!(allocations <= 2, "{allocations} allocations");
+    assert!(peak < 512, "{peak} bytes");
+    // Short messages under the threshold allocate no compressor.
+    let mut connection = Connection::with_deflate(Role::Server, config, params);
+    let (_, _, _, live) = counted(|| {
+        for _ in 0..10 {
+            connection.send_text("short").unwrap();
+        }
+        drop(connection.take_transmit());
+    });
+    assert!(live < 1024, "{live} bytes live after short messages");
+}
+
+/// The heap a pair of connections holds after one compressed message each
+/// way, less what it held before: the compressor and the inflater of each.
+fn per_connection(window_bits: u8) -> (i64, i64) {
+    let params = Some(DeflateParams::new(false, false, window_bits, window_bits));
+    let config = Config::default().deflate(DeflateConfig::default().min_size(0));
+    let text = r#"{"id":1,"name":"a","tags":["x","y"],"text":"hello, world"}"#.repeat(40);
+    let mut client = Connection::with_deflate(Role::Client, config, params);
+    let mut server = Connection::with_deflate(Role::Server, config, params);
+    let (_, _, _, sender) = counted(|| {
+        client.send_text(&text).unwrap();
+    });
+    let wire = client.take_transmit();
+    let (message, _, _, receiver) = counted(|| {
+        server.receive(&wire);
+        server.poll_event().unwrap()
+    });
+    // Less the message handed out, which the application owns.
+    let receiver = receiver - text.len() as i64;
+    assert!(matches!(message, Some(Event::Message(m)) if m.len() == text.len()));
+    (sender - wire.len() as i64, receiver)
+}
+
+#[test]
+fn what_a_connection_holds_with_the_extension_agreed() {
+    for bits in [15, 9, 8] {
+        let (compressor, inflater) = per_connection(bits);
+        println!(
+            "window {bits}: compressor {} KiB, inflater {} KiB",
+            compressor / 1024,
+            inflater / 1024
+        );
+        assert!(compressor < 400 * 1024, "{bits}: compressor {compressor}");
+        assert!(inflater < 64 * 1024, "{bits}: inflater {inflater}");
+    }
+}
+
+#[test]
+fn contexts_are_reset_in_place_not_rebuilt() {
+    // Neither side takes over its context: both reset after every message.
+    let params = Some(DeflateParams::new(true, true, 15, 15));
+    let config = Config::default().deflate(DeflateConfig::default().min_size(0));
+    let text = r#"{"id":1,"name":"a","tags":["x","y"]}"#.repeat(30);
+    let mut client = Connection::with_deflate(Role::Client, config, params);
+    let mut server = Connection::with_deflate(Role::Server, config, params);
+    let mut exchange = || {
+        client.send_text(&text).unwrap();
+        server.receive(&client.take_transmit());
+        assert!(matches!(server.poll_event(), Ok(Some(Event::Message(_)))));
+    };
+    exchange(); // allocates both states
+    counted(|| {
+        for _ in 0..100 {
+            exchange();
+        }
+    });
+    let total = TOTAL.with(Cell::get);
+    // Per message: the frame, the inflated message and small buffers, a few
+    // KiB; a rebuilt state would be hundreds.
+    assert!(
+        total / 100 < 16 * 1024,
+        "{} bytes allocated per message",
+        total / 100
+    );
+}
