@@ -1,5 +1,10 @@
 //! The server role: read the client's request (RFC 6455 section 4.2.1).
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
