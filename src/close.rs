@@ -3,7 +3,10 @@
 //! A close frame's payload is empty, or a 2-byte status code followed by a
 //! UTF-8 reason, 125 bytes at most in all.
 
-use std::fmt;
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
 
 /// The most bytes a close reason can take: 125 less the 2-byte code.
 pub const MAX_REASON_LEN: usize = 123;
@@ -205,7 +208,7 @@ impl CloseFrame {
         if !code.is_sendable() {
             return Err(CloseError::InvalidCode(code.into()));
         }
-        let reason = std::str::from_utf8(reason).map_err(|_| CloseError::InvalidUtf8Reason)?;
+        let reason = core::str::from_utf8(reason).map_err(|_| CloseError::InvalidUtf8Reason)?;
         Ok(Some(CloseFrame {
             code,
             reason: reason.to_owned(),

@@ -3,8 +3,9 @@
 //!
 //! See [`Connection`] for how to drive it.
 
+use alloc::boxed::Box;
+use core::fmt;
 use core::time::Duration;
-use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -12,6 +13,9 @@ use crate::close::{CloseCode, CloseError, CloseFrame};
 #[cfg(feature = "deflate")]
 use crate::deflate::{DeflateConfig, DeflateParams, Deflater, Inflater};
 use crate::frame::{FrameError, FrameHeader, HeaderStatus, MAX_HEADER_LEN, OpCode, Rsv};
+use crate::keys::KeySource;
+#[cfg(feature = "getrandom")]
+use crate::keys::OsKeys;
 use crate::mask::{Masker, apply_mask};
 use crate::message::{Assembler, DataKind, Message, MessageError, Utf8Validator};
 use crate::time::Timestamp;
@@ -294,41 +298,36 @@ struct Incoming {
     checked: usize,
 }
 
-/// Masking keys from the operating system's secure source, drawn 8 at a
-/// time so a client does not make a system call per frame.
-#[derive(Debug)]
-struct KeySource {
-    pool: [u8; 32],
-    used: u8,
+/// Where a client's masking keys come from; a server has none.
+enum Keys {
+    Server,
+    #[cfg(feature = "getrandom")]
+    Os(OsKeys),
+    Caller(Box<dyn KeySource + Send + Sync>),
 }
 
-impl KeySource {
-    fn new() -> Self {
-        KeySource {
-            pool: [0; 32],
-            used: 32,
+impl Keys {
+    /// A fresh key, for a client. Section 5.3: "The masking key needs to be
+    /// unpredictable; thus, the masking key MUST be derived from a strong
+    /// source of entropy".
+    fn next_key(&mut self) -> Option<[u8; 4]> {
+        match self {
+            Keys::Server => None,
+            #[cfg(feature = "getrandom")]
+            Keys::Os(keys) => Some(keys.next_key()),
+            Keys::Caller(keys) => Some(keys.next_key()),
         }
     }
+}
 
-    /// A fresh key. Section 5.3: "The masking key needs to be unpredictable;
-    /// thus, the masking key MUST be derived from a strong source of
-    /// entropy".
-    fn next_key(&mut self) -> [u8; 4] {
-        if usize::from(self.used) == self.pool.len() {
-            // If the operating system cannot give entropy there is no safe
-            // way on; this is not an input the peer controls.
-            getrandom::fill(&mut self.pool).expect("the operating system's random source failed");
-            self.used = 0;
-        }
-        let at = usize::from(self.used);
-        let key = [
-            self.pool[at],
-            self.pool[at + 1],
-            self.pool[at + 2],
-            self.pool[at + 3],
-        ];
-        self.used += 4;
-        key
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Keys::Server => "Server",
+            #[cfg(feature = "getrandom")]
+            Keys::Os(_) => "Os",
+            Keys::Caller(_) => "Caller",
+        })
     }
 }
 
@@ -392,7 +391,7 @@ impl KeySource {
 ///
 /// Three timers, each off unless set in [`Config`], and a clock the caller
 /// supplies (the crate never reads one; the time type is any
-/// [`Timestamp`], [`Instant`] by default):
+/// [`Timestamp`], `std::time::Instant` by default with the feature `std`):
 ///
 /// - [`keepalive_interval`](Config::keepalive_interval): after this long
 ///   with no byte received, an empty ping is queued (its pong is reported
@@ -437,6 +436,8 @@ impl KeySource {
 /// # Example
 ///
 /// ```
+/// # #[cfg(feature = "std")] // `Connection::new` takes `std::time::Instant`
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use rfc6455::{Connection, Event, Message, Role, Config};
 ///
 /// let mut client = Connection::new(Role::Client, Config::default());
@@ -447,12 +448,18 @@ impl KeySource {
 /// let event = server.poll_event()?;
 /// assert_eq!(event, Some(Event::Message(Message::text("hello"))));
 /// assert_eq!(server.poll_event()?, None); // needs more bytes
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "std"))]
+/// # fn main() {}
 /// ```
 ///
 /// [`is_done`]: Self::is_done
 #[derive(Debug)]
-pub struct Connection<T: Timestamp = Instant> {
+pub struct Connection<
+    #[cfg(feature = "std")] T: Timestamp = std::time::Instant,
+    #[cfg(not(feature = "std"))] T: Timestamp,
+> {
     role: Role,
     config: Config,
     /// Extension-claimed RSV bits; none until an extension is negotiated.
@@ -478,7 +485,7 @@ pub struct Connection<T: Timestamp = Instant> {
     /// were last empty.
     recv_large: bool,
     data_large: bool,
-    keys: KeySource,
+    keys: Keys,
     /// The kind of the fragmented message being sent, and its text check.
     sending: Option<(DataKind, Utf8Validator)>,
     /// permessage-deflate's sending side, when agreed.
@@ -493,9 +500,11 @@ pub struct Connection<T: Timestamp = Instant> {
     timers: Timers<T>,
 }
 
+#[cfg(feature = "std")]
 impl Connection {
     /// A connection in the open state, as after a successful handshake,
-    /// whose timers take [`Instant`]s.
+    /// whose timers take [`std::time::Instant`]s; a client masks with keys
+    /// from the operating system ([`OsKeys`]). Needs the feature `std`.
     pub fn new(role: Role, config: Config) -> Self {
         Self::with_timestamp(role, config)
     }
@@ -551,7 +560,9 @@ impl Connection {
 impl<T: Timestamp> Connection<T> {
     /// A connection in the open state whose timers take another time type,
     /// such as a [`Duration`] since an origin of the caller's choosing
-    /// (see [`Timestamp`]).
+    /// (see [`Timestamp`]); a client masks with keys from the operating
+    /// system ([`OsKeys`]). Needs the feature `getrandom` (in `std`); without
+    /// it, use [`server`](Self::server) or [`client`](Self::client).
     ///
     /// ```
     /// use core::time::Duration;
@@ -562,7 +573,62 @@ impl<T: Timestamp> Connection<T> {
     /// server.handle_timeout(Duration::from_millis(1_000)); // ticks since boot
     /// assert_eq!(server.poll_timeout(), Some(Duration::from_millis(61_000)));
     /// ```
+    #[cfg(feature = "getrandom")]
     pub fn with_timestamp(role: Role, config: Config) -> Self {
+        let keys = match role {
+            Role::Client => Keys::Os(OsKeys::new()),
+            Role::Server => Keys::Server,
+        };
+        Self::open(role, config, keys)
+    }
+
+    /// A server connection in the open state, in any build: a server needs
+    /// no masking keys.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use rfc6455::{Config, Connection, Role};
+    ///
+    /// let config = Config::default().idle_timeout(Duration::from_secs(60));
+    /// let mut server = Connection::<Duration>::server(config);
+    /// assert_eq!(server.role(), Role::Server);
+    /// server.handle_timeout(Duration::from_millis(1_000)); // ticks since boot
+    /// assert_eq!(server.poll_timeout(), Some(Duration::from_millis(61_000)));
+    /// ```
+    pub fn server(config: Config) -> Self {
+        Self::open(Role::Server, config, Keys::Server)
+    }
+
+    /// A client connection in the open state that masks every frame with a
+    /// fresh key from `keys`, in any build; without the feature `getrandom`
+    /// this is the only way to build a client. A closure
+    /// `FnMut() -> [u8; 4]` will do; see [`KeySource`] for what a source
+    /// must be. A source with a size is boxed: one allocation, held for the
+    /// connection's life. It must be `Send` and `Sync`, so that the
+    /// connection stays both; a generator peripheral that is not `Sync` can
+    /// live in a static behind a critical-section mutex, read by a closure
+    /// that captures nothing.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use rfc6455::{Config, Connection, Event, Message};
+    ///
+    /// # fn hardware_rng() -> u32 { 0x9e37_79b9 }
+    /// // `hardware_rng` stands for the target's true random number generator.
+    /// let mut client = Connection::<Duration>::client(Config::default(), || {
+    ///     hardware_rng().to_ne_bytes()
+    /// });
+    /// let mut server = Connection::<Duration>::server(Config::default());
+    /// client.send(Message::binary(vec![1, 2, 3]))?;
+    /// server.receive(&client.take_transmit());
+    /// assert_eq!(server.poll_event()?, Some(Event::Message(Message::binary(vec![1, 2, 3]))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn client(config: Config, keys: impl KeySource + Send + Sync + 'static) -> Self {
+        Self::open(Role::Client, config, Keys::Caller(Box::new(keys)))
+    }
+
+    fn open(role: Role, config: Config, keys: Keys) -> Self {
         Connection {
             role,
             config,
@@ -576,7 +642,7 @@ impl<T: Timestamp> Connection<T> {
             pong_at: None,
             recv_large: false,
             data_large: false,
-            keys: KeySource::new(),
+            keys,
             sending: None,
             #[cfg(feature = "deflate")]
             deflate: None,
@@ -950,6 +1016,8 @@ impl<T: Timestamp> Connection<T> {
     /// each fragment with a sync flush so that it can be inflated on arrival.
     ///
     /// ```
+    /// # #[cfg(feature = "std")] // `Connection::new` takes `std::time::Instant`
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use rfc6455::{Connection, Config, Event, Message, Role};
     /// use rfc6455::message::DataKind;
     ///
@@ -962,7 +1030,10 @@ impl<T: Timestamp> Connection<T> {
     /// client.receive(&server.take_transmit());
     /// assert!(matches!(client.poll_event()?, Some(Event::Ping(_))));
     /// assert_eq!(client.poll_event()?, Some(Event::Message(Message::text("café"))));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "std"))]
+    /// # fn main() {}
     /// ```
     pub fn send_fragment(
         &mut self,
@@ -1219,9 +1290,9 @@ impl<T: Timestamp> Connection<T> {
     /// Appends a frame to the control or the data queue: a client masks it
     /// with a fresh key (section 5.3).
     fn queue_frame(&mut self, mut header: FrameHeader, payload: &[u8], control: bool) {
-        if self.role == Role::Client {
-            header.mask = Some(self.keys.next_key());
-        }
+        // Every constructor gives a client a key source and a server none.
+        header.mask = self.keys.next_key();
+        debug_assert_eq!(header.mask.is_some(), self.role == Role::Client);
         let queue = if control {
             &mut self.control
         } else {

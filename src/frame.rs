@@ -111,7 +111,7 @@ impl Rsv {
     }
 }
 
-impl std::ops::BitOr for Rsv {
+impl core::ops::BitOr for Rsv {
     type Output = Rsv;
     fn bitor(self, rhs: Rsv) -> Rsv {
         Rsv(self.0 | rhs.0)

@@ -15,17 +15,49 @@
 //! | `deflate` | permessage-deflate ([RFC 7692]): negotiation values and the payload codec (feature `deflate`, on by default) | RFC 7692 |
 //! | [`message`] | [`Message`], reassembly, incremental UTF-8, size limits | 5.4, 5.6, 8.1 |
 //! | [`connection`] | [`Connection`]: the sans-IO state machine, both roles | 5 to 7 |
-//! | [`handshake`] | the opening handshake, both roles, apart from the rest | 4 |
+//! | [`handshake`] | the opening handshake, both roles, apart from the rest; in the `http` crate's types with feature `http` | 4; RFC 8441 |
 //! | [`time`] | [`Timestamp`](time::Timestamp): the time the caller passes to the timers | |
-//! | `io` | the adapters: blocking `std::io` (feature `std`, default) and tokio (feature `tokio`) | |
+//! | [`keys`] | [`KeySource`](keys::KeySource): where a client's masking keys come from | 5.3 |
+//! | `io` | the adapters: blocking `std::io` (feature `std`, default) and tokio (feature `tokio`, `wss://` with `rustls`) | |
 //!
 //! The core (every module but `io`) does no I/O; `io` drives it over
 //! streams.
 //!
+//! # Without std
+//!
+//! The core needs no operating system: without the default feature `std`
+//! the crate is `#![no_std]` and needs only `alloc`, for microcontrollers
+//! (`thumbv7em-none-eabihf`), unikernels and `wasm32-unknown-unknown`. What
+//! changes:
+//!
+//! - **Time**: there is no `std::time::Instant`, so name the time type, for
+//!   instance [`Connection<Duration>`](Connection) with a
+//!   [`Duration`](core::time::Duration) from a tick counter (see
+//!   [`Timestamp`](time::Timestamp)).
+//! - **Masking keys**: there is no operating system to ask for random bytes,
+//!   so a client takes its keys from a [`KeySource`](keys::KeySource) the
+//!   caller supplies, such as a hardware random number generator:
+//!   [`Connection::client`] and
+//!   [`ClientHandshake::with_key_source`](handshake::ClientHandshake::with_key_source).
+//!   The constructors that draw keys themselves need the feature `getrandom`
+//!   (which `std` turns on), so a client without a key source does not
+//!   compile. Servers need no keys: [`Connection::server`].
+//! - **CPU features** are those the build targets, not those the CPU reports
+//!   at run time: masking and UTF-8 validation use the vector units the
+//!   target enables at compile time (NEON on aarch64, SSE2 on x86_64, AVX2
+//!   and AVX-512 with `-C target-feature`, `simd128` on wasm32), and a plain
+//!   word-at-a-time loop elsewhere (Cortex-M).
+//! - **Not available**: the adapters in `io` (feature `std`), and
+//!   permessage-deflate (feature `deflate`, which needs `std`: its backend,
+//!   `flate2`, uses `std::io` even on zlib-rs).
+//!
 //! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
 //! [RFC 7692]: https://www.rfc-editor.org/rfc/rfc7692
+#![cfg_attr(not(any(feature = "std", test)), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+
+extern crate alloc;
 
 pub mod close;
 pub mod connection;
@@ -35,6 +67,7 @@ pub mod frame;
 pub mod handshake;
 #[cfg(feature = "std")]
 pub mod io;
+pub mod keys;
 pub mod mask;
 pub mod message;
 pub mod time;
@@ -44,8 +77,14 @@ pub use connection::{Config, Connection, Event, ProtocolError, Role, SendError, 
 pub use message::{Message, Utf8Bytes};
 
 /// The README's examples, compiled and run as doctests (they use every
-/// adapter and negotiate permessage-deflate, so they need the `tokio` and
-/// `deflate` features: `cargo test --all-features`).
-#[cfg(all(doctest, feature = "tokio", feature = "deflate"))]
+/// adapter, negotiate permessage-deflate, and show the http and rustls
+/// features, so they need all of them: `cargo test --all-features`).
+#[cfg(all(
+    doctest,
+    feature = "tokio",
+    feature = "deflate",
+    feature = "http",
+    feature = "rustls"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -13,7 +13,12 @@
 //!   (`is_x86_feature_detected!`): AVX-512 (F and BW), whose byte masks take
 //!   the partial first and last cache lines without a scalar loop, else AVX2,
 //!   else SSE2. From 1 MiB, past the L2 cache, AVX2 even where AVX-512 is
-//!   there (see `LARGE` for the figures of both kinds of machine);
+//!   there (see `LARGE` for the figures of both kinds of machine). Without
+//!   the feature `std` there is no run-time detection: the widest unit the
+//!   build enables (`-C target-feature=+avx2`, say), else SSE2;
+//! - on targets without a vector path (32-bit Arm such as Cortex-M, wasm32,
+//!   RISC-V...): 8-byte words, 64 bytes per iteration, which the compiler
+//!   may vectorize where the target has vectors;
 //! - the AVX2, SSE2 and NEON loops align their stores and cover the ends with
 //!   one overlapping unaligned vector each.
 //!
@@ -24,6 +29,15 @@
 //!
 //! A payload that arrives in pieces is unmasked piece by piece with
 //! [`apply_mask_at`] or a [`Masker`], which keep the phase of the key.
+
+// The vector paths' helpers are unused where there is no vector path.
+#![cfg_attr(
+    not(any(
+        all(target_arch = "x86_64", target_feature = "sse2"),
+        all(target_arch = "aarch64", target_feature = "neon")
+    )),
+    allow(dead_code, unused_macros)
+)]
 
 /// XORs `buf` in place with `key`, as if `buf` started at payload offset 0.
 ///
@@ -156,6 +170,22 @@ const SMALL: usize = 128;
 /// on AMD.
 const LARGE: usize = 1 << 20;
 
+/// Whether the CPU has every x86 feature named. With `std`, asked at run
+/// time (`is_x86_feature_detected!`, which caches the answer); without it
+/// there is no run-time detection in `core`, so the answer is what the build
+/// targets (`-C target-cpu` or `-C target-feature`): a default x86_64 build
+/// without std masks with SSE2.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+macro_rules! cpu_has {
+    ($($feature:tt),+) => {{
+        #[cfg(feature = "std")]
+        let has = true $(&& std::arch::is_x86_feature_detected!($feature))+;
+        #[cfg(not(feature = "std"))]
+        let has = true $(&& cfg!(target_feature = $feature))+;
+        has
+    }};
+}
+
 #[inline]
 fn dispatch(buf: &mut [u8], key: [u8; 4]) {
     let len = buf.len();
@@ -169,15 +199,12 @@ fn dispatch(buf: &mut [u8], key: [u8; 4]) {
             // above).
             return unsafe { x86::mask_sse2_small(buf, key) };
         }
-        if len < LARGE
-            && std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-        {
+        if len < LARGE && cpu_has!("avx512f", "avx512bw") {
             // SAFETY: the CPU reports AVX-512F and BW, the features the
             // callee is compiled for beyond the baseline.
             return unsafe { x86::mask_avx512(buf, key) };
         }
-        if std::arch::is_x86_feature_detected!("avx2") {
+        if cpu_has!("avx2") {
             // SAFETY: the CPU reports AVX2, the only feature the callee is
             // compiled for beyond the baseline; `len >= 32`, its width.
             return unsafe { x86::mask_avx2(buf, key) };
@@ -234,11 +261,8 @@ impl Path {
         {
             match self {
                 Path::Sse2 => true,
-                Path::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
-                Path::Avx512 => {
-                    std::arch::is_x86_feature_detected!("avx512f")
-                        && std::arch::is_x86_feature_detected!("avx512bw")
-                }
+                Path::Avx2 => cpu_has!("avx2"),
+                Path::Avx512 => cpu_has!("avx512f", "avx512bw"),
             }
         }
         #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
@@ -454,7 +478,7 @@ macro_rules! small_vector_masker {
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod x86 {
     use super::pattern_at;
-    use std::arch::x86_64::*;
+    use core::arch::x86_64::*;
 
     /// AVX-512 with byte masks: the buffer is walked in whole, aligned
     /// 64-byte lines. The first and last lines, partly outside the buffer,
@@ -573,7 +597,7 @@ mod x86 {
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
 mod arm {
     use super::pattern_at;
-    use std::arch::aarch64::*;
+    use core::arch::aarch64::*;
 
     vector_masker! {
         /// 16-byte vectors (NEON, the aarch64 baseline). NEON loads and

@@ -7,8 +7,9 @@
 //! bytes come in, so an invalid sequence fails the message as soon as its
 //! bytes are in, not when the frame or the message ends.
 
-use std::fmt;
-use std::ops::Deref;
+use alloc::string::String;
+use core::fmt;
+use core::ops::Deref;
 
 use bytes::{Bytes, BytesMut};
 
@@ -118,7 +119,7 @@ pub struct Utf8Bytes(Bytes);
 impl Utf8Bytes {
     /// Wraps bytes the caller has already validated.
     pub(crate) fn from_validated(bytes: Bytes) -> Utf8Bytes {
-        debug_assert!(std::str::from_utf8(&bytes).is_ok());
+        debug_assert!(core::str::from_utf8(&bytes).is_ok());
         Utf8Bytes(bytes)
     }
 
@@ -129,7 +130,7 @@ impl Utf8Bytes {
         // or bytes that passed UTF-8 validation (`from_validated` is only
         // called after `Utf8Validator::finish`), and the bytes are immutable.
         // Checking again on every access would make each `as_str` O(n).
-        unsafe { std::str::from_utf8_unchecked(&self.0) }
+        unsafe { core::str::from_utf8_unchecked(&self.0) }
     }
 
     /// The UTF-8 bytes.
@@ -176,9 +177,9 @@ impl From<&'static str> for Utf8Bytes {
 }
 
 impl TryFrom<Bytes> for Utf8Bytes {
-    type Error = std::str::Utf8Error;
+    type Error = core::str::Utf8Error;
     fn try_from(bytes: Bytes) -> Result<Self, Self::Error> {
-        std::str::from_utf8(&bytes)?;
+        core::str::from_utf8(&bytes)?;
         Ok(Utf8Bytes(bytes))
     }
 }
@@ -228,7 +229,7 @@ impl Utf8Validator {
             self.pending[have..have + take].copy_from_slice(&piece[..take]);
             let have = have + take;
             piece = &piece[take..];
-            match std::str::from_utf8(&self.pending[..have]) {
+            match core::str::from_utf8(&self.pending[..have]) {
                 Ok(_) => self.pending_len = 0,
                 Err(e) if e.error_len().is_none() && have < need => {
                     self.pending_len = have as u8;
@@ -275,19 +276,22 @@ fn sequence_len(lead: u8) -> usize {
 ///
 /// `simdutf8`'s `compat` flavour picks SSE4.2, AVX2 or NEON at run time and
 /// reports, like `std`, where a sequence is cut: what a validator fed in
-/// pieces needs. Under Miri, `std`'s scalar check stands in.
+/// pieces needs. Without the feature `std` it has no run-time detection and
+/// takes what the build targets (NEON on aarch64, `simd128` on wasm32,
+/// SSE4.2 or AVX2 only with `-C target-feature`), else `core`'s scalar check
+/// (Cortex-M). Under Miri, `core`'s scalar check stands in.
 #[inline]
 fn validate(bytes: &[u8]) -> Result<(), Utf8Error> {
     #[cfg(not(miri))]
     return simdutf8::compat::from_utf8(bytes).map(|_| ());
     #[cfg(miri)]
-    return std::str::from_utf8(bytes).map(|_| ());
+    return core::str::from_utf8(bytes).map(|_| ());
 }
 
+#[cfg(miri)]
+use core::str::Utf8Error;
 #[cfg(not(miri))]
 use simdutf8::compat::Utf8Error;
-#[cfg(miri)]
-use std::str::Utf8Error;
 
 /// Reassembles the data frames of one message at a time, checking the
 /// fragmentation rules, the size limit and (for text) UTF-8.
@@ -509,7 +513,7 @@ impl Assembler {
         let data = match self.first.take() {
             Some(first) => first,
             // Taken whole: the buffer does not outlive the message it held.
-            None => std::mem::take(&mut self.rest).freeze(),
+            None => core::mem::take(&mut self.rest).freeze(),
         };
         Ok(Some(match kind {
             DataKind::Text => {
@@ -677,7 +681,7 @@ mod tests {
             let cut = cut.index(bytes.len() + 1);
             let mut v = Utf8Validator::new();
             let ours = v.feed(&bytes[..cut]).and_then(|()| v.feed(&bytes[cut..])).and_then(|()| v.finish());
-            prop_assert_eq!(ours.is_ok(), std::str::from_utf8(&bytes).is_ok());
+            prop_assert_eq!(ours.is_ok(), core::str::from_utf8(&bytes).is_ok());
         }
 
         #[test]

@@ -13,7 +13,8 @@ use core::time::Duration;
 ///
 /// Two implementations come with the crate:
 ///
-/// - [`std::time::Instant`], the default: pass `Instant::now()`.
+/// - `std::time::Instant`, the default with the feature `std`: pass
+///   `Instant::now()`.
 /// - [`Duration`], read as the time elapsed since an origin of the caller's
 ///   choosing. It needs nothing but `core`, so it suits targets without an
 ///   operating system: convert a monotonic tick counter, for instance
@@ -45,6 +46,7 @@ impl Timestamp for Duration {
     }
 }
 
+#[cfg(feature = "std")]
 impl Timestamp for std::time::Instant {
     fn saturating_add(self, d: Duration) -> Self {
         if let Some(later) = self.checked_add(d) {
@@ -69,8 +71,10 @@ impl Timestamp for std::time::Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(feature = "std")]
     use std::time::Instant;
 
+    #[cfg(feature = "std")]
     #[test]
     fn instant_saturates_instead_of_panicking() {
         let now = Instant::now();
@@ -81,6 +85,7 @@ mod tests {
         assert_eq!(far.saturating_add(Duration::from_secs(1)), far);
     }
 
+    #[cfg(feature = "std")]
     #[test]
     fn instant_adds_exactly_when_it_fits() {
         let now = Instant::now();

@@ -1,6 +1,7 @@
 //! Heap use on the receive path, counted by a counting global allocator:
 //! no allocation per frame once buffers are warm, and memory bounded by the
 //! payload for hostile fragmentation.
+#![cfg(feature = "std")]
 
 mod common;
 

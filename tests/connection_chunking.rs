@@ -1,5 +1,6 @@
 //! Any valid stream of frames yields the same events however the bytes are
 //! cut into chunks.
+#![cfg(feature = "std")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The close handshake of RFC 6455 section 7: the reply echoes the code,
 //! nothing follows a close, the state is visible, and an end of stream
 //! without a close is 1006.
+#![cfg(feature = "std")]
 
 mod common;
 

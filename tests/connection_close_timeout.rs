@@ -1,6 +1,7 @@
 //! A close that is never answered ends at the close timeout (RFC 6455
 //! section 7.1.1); one that is answered stops the timer. Time is a fake
 //! clock passed in.
+#![cfg(feature = "std")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Control frames overtake a long message at the next frame boundary; long
 //! messages go out in frames of at most `Config::send_frame_size` bytes.
+#![cfg(feature = "std")]
 mod common;
 
 use bytes::Bytes;

@@ -1,6 +1,7 @@
 //! `poll_timeout` is always the earliest deadline, time never goes
 //! backwards, and extra `handle_timeout` calls are harmless, checked on
 //! fixed cases and on random operation sequences against a fake clock.
+#![cfg(feature = "std")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Fragmented messages are reassembled, with control frames between their
 //! fragments handled at once (RFC 6455 section 5.4).
+#![cfg(feature = "std")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! A silent peer is detected at exactly the idle timeout, and one that keeps
 //! sending, or only answers the keepalive pings, never is. Time is a fake
 //! clock passed in; nothing sleeps.
+#![cfg(feature = "std")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Limits on frames and messages (RFC 6455 section 10.4): exceeded limits
 //! close with 1009 before anything is buffered, and memory stays bounded.
+#![cfg(feature = "std")]
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Pings are answered with pongs carrying the same payload, automatically
 //! (RFC 6455 sections 5.5.2, 5.5.3).
+#![cfg(feature = "std")]
 
 mod common;
 

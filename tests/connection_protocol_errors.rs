@@ -1,5 +1,6 @@
 //! Hand-built frames that break a rule of RFC 6455 sections 5 to 8, each
 //! failing the connection with its exact error and close code on the wire.
+#![cfg(feature = "std")]
 
 mod common;
 

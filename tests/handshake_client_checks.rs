@@ -1,4 +1,5 @@
 //! The client checks the server's answer as section 4.1 requires: a table of answers, each with its exact error, and a non-101 answer that keeps its status and headers.
+#![cfg(feature = "getrandom")]
 
 use rfc6455::handshake::{ClientHandshake, ClientRequest, HandshakeError, Status};
 

@@ -1,4 +1,5 @@
 //! A peer that sends far more header than the limits allow (1 MiB of headers, too many fields) gets 431, and the handshake never holds more than the limit.
+#![cfg(feature = "getrandom")]
 
 use rfc6455::handshake::{
     ClientHandshake, ClientRequest, HandshakeError, Limits, ServerHandshake, Status,

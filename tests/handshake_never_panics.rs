@@ -1,4 +1,5 @@
 //! Arbitrary bytes, alone or behind a valid prefix, in arbitrary pieces, never make either role panic or buffer more than the limit.
+#![cfg(feature = "getrandom")]
 
 use proptest::prelude::*;
 use rfc6455::handshake::{

@@ -1,4 +1,5 @@
 //! A client and a server handshake talk to each other in memory: the accept key, the chosen subprotocol and the bytes sent right behind each head all arrive intact.
+#![cfg(feature = "getrandom")]
 
 use rfc6455::handshake::{
     Accept, ClientHandshake, ClientRequest, Incoming, Limits, ServerHandshake, Status,

@@ -154,14 +154,14 @@ impl<T: Timestamp> Connection<T> {
     ///
     /// ```
     /// use core::time::Duration;
-    /// use rfc6455::{Config, Connection, ProtocolError, Role};
+    /// use rfc6455::{Config, Connection, ProtocolError};
     ///
     /// let s = Duration::from_secs;
     /// let config = Config::default()
     ///     .keepalive_interval(s(30))
     ///     .idle_timeout(s(75));
     /// // A fake clock: seconds since an origin of our choosing.
-    /// let mut server = Connection::<Duration>::with_timestamp(Role::Server, config);
+    /// let mut server = Connection::<Duration>::server(config);
     /// server.handle_timeout(s(0)); // the clock starts
     /// assert_eq!(server.poll_timeout(), Some(s(30)));
     ///
@@ -217,6 +217,8 @@ impl<T: Timestamp> Connection<T> {
     /// time: time never goes backwards.
     ///
     /// ```
+    /// # #[cfg(feature = "std")] // `Connection::new` takes `std::time::Instant`
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::time::{Duration, Instant};
     /// use rfc6455::{CloseCode, Config, Connection, ProtocolError, Role};
     ///
@@ -238,7 +240,10 @@ impl<T: Timestamp> Connection<T> {
     /// client.handle_timeout(sent + Duration::from_secs(5));
     /// assert_eq!(client.poll_event(), Err(ProtocolError::CloseTimeout));
     /// assert!(client.is_done());
-    /// # Ok::<(), rfc6455::SendError>(())
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "std"))]
+    /// # fn main() {}
     /// ```
     pub fn handle_timeout(&mut self, now: T) {
         let now = self.observe(now);

@@ -1,5 +1,7 @@
 //! The `Sec-WebSocket-Accept` value (RFC 6455 section 4.2.2, step 5.4).
 
+use alloc::string::String;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use sha1::{Digest, Sha1};

@@ -1,6 +1,13 @@
 //! The client role: write the request (RFC 6455 section 4.1) and check the
 //! server's answer.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+#[cfg(feature = "getrandom")]
+use alloc::string::ToString;
+use alloc::vec::Vec;
+use alloc::{format, vec};
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
@@ -11,6 +18,7 @@ use super::{
     BuildError, ClientRequest, Extension, HandshakeError, Limits, Status, accept_key,
     parse_extensions,
 };
+use crate::keys::KeySource;
 
 /// The server's 101 answer, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +67,7 @@ impl Response {
     /// The first value of header `name` (ASCII case-insensitive), trimmed;
     /// `None` when absent or not UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
-        std::str::from_utf8(self.headers.first(name)?).ok()
+        core::str::from_utf8(self.headers.first(name)?).ok()
     }
 
     /// Every header as `(name, value)`, in the order received (a
@@ -97,15 +105,43 @@ pub struct ClientHandshake {
 impl ClientHandshake {
     /// Builds the request with a fresh random key: "The nonce MUST be
     /// selected randomly for each connection" (section 4.1, item 7). The
-    /// 16 bytes come from the system's generator (`getrandom`).
+    /// 16 bytes come from the system's generator (`getrandom`). Needs the
+    /// feature `getrandom` (in `std`); without it, use
+    /// [`with_key_source`](Self::with_key_source).
+    #[cfg(feature = "getrandom")]
     pub fn new(request: ClientRequest) -> Result<Self, BuildError> {
         let mut key = [0u8; 16];
         getrandom::fill(&mut key).map_err(|e| BuildError::Entropy(e.to_string()))?;
         Self::with_key(request, key)
     }
 
+    /// Builds the request with a fresh key of 16 bytes drawn from `keys`,
+    /// four calls to [`KeySource::next_key`]: the same source that masks the
+    /// connection's frames, such as a hardware random number generator.
+    ///
+    /// ```
+    /// use rfc6455::handshake::{ClientHandshake, ClientRequest};
+    ///
+    /// # fn hardware_rng() -> u32 { 0x9e37_79b9 }
+    /// // `hardware_rng` stands for the target's true random number generator.
+    /// let mut keys = || hardware_rng().to_ne_bytes();
+    /// let request = ClientRequest::new("ws://192.168.1.10/telemetry")?;
+    /// let client = ClientHandshake::with_key_source(request, &mut keys)?;
+    /// assert!(client.request_bytes().starts_with(b"GET /telemetry HTTP/1.1\r\n"));
+    /// # Ok::<(), rfc6455::handshake::BuildError>(())
+    /// ```
+    pub fn with_key_source(
+        request: ClientRequest,
+        keys: &mut (impl KeySource + ?Sized),
+    ) -> Result<Self, BuildError> {
+        let mut key = [0u8; 16];
+        crate::keys::fill(keys, &mut key);
+        Self::with_key(request, key)
+    }
+
     /// Builds the request with the given key bytes. For deterministic tests
-    /// only: a real client must use [`new`](Self::new).
+    /// only: a real client must use [`new`](Self::new) or
+    /// [`with_key_source`](Self::with_key_source).
     pub fn with_key(request: ClientRequest, key: [u8; 16]) -> Result<Self, BuildError> {
         for (i, protocol) in request.protocols.iter().enumerate() {
             // Section 4.1, item 10: the elements "MUST be non-empty strings
@@ -440,6 +476,7 @@ mod tests {
         assert_eq!(client.expected_accept(), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
 
+    #[cfg(feature = "getrandom")]
     #[test]
     fn random_keys_differ() {
         let r = || ClientRequest::new("ws://h/").unwrap();
@@ -447,5 +484,24 @@ mod tests {
         let b = ClientHandshake::new(r()).unwrap();
         assert_ne!(a.key(), b.key());
         assert_eq!(STANDARD.decode(a.key()).unwrap().len(), 16);
+    }
+
+    #[test]
+    fn the_nonce_is_four_keys_from_the_source() {
+        let mut next = 0u8;
+        let mut keys = || {
+            next += 1;
+            [next, next, next, next]
+        };
+        let request = ClientRequest::new("ws://h/").unwrap();
+        let client = ClientHandshake::with_key_source(request, &mut keys).unwrap();
+        assert_eq!(
+            STANDARD.decode(client.key()).unwrap(),
+            [1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4]
+        );
+        // A second handshake draws the next four.
+        let request = ClientRequest::new("ws://h/").unwrap();
+        let again = ClientHandshake::with_key_source(request, &mut keys).unwrap();
+        assert_ne!(client.key(), again.key());
     }
 }

@@ -1,6 +1,11 @@
 //! What a client asks for: the `ws://` URL (RFC 6455 section 3) and the
 //! request's options.
 
+use alloc::borrow::ToOwned;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use super::{BuildError, Limits};
 
 /// What the client asks for: a `ws://` or `wss://` URL, subprotocols, an

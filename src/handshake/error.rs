@@ -1,5 +1,9 @@
 //! The two error types: the peer's broken rules and the caller's mistakes.
 
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use super::response::write_response;
 
 /// A peer broke a rule of the opening handshake.

@@ -6,7 +6,9 @@
 //! extension-param = token [ "=" (token | quoted-string) ]
 //! ```
 
-use std::fmt;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
 
 use super::HandshakeError;
 use super::head::{is_tchar, is_token};

@@ -1,6 +1,10 @@
 //! Shared by both roles: the incremental header-block reader and the small
 //! HTTP helpers (header lookup, token lists, header validation).
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use super::{HandshakeError, Limits};
 
 /// Collects a header block from pieces of any size, never buffering more than
@@ -105,7 +109,7 @@ impl HeadReader {
                     self.append(&bytes[appended..=i]);
                     appended = i + 1;
                     if let Some(n) = probe(&self.buf, &self.limits)? {
-                        let mut head = std::mem::take(&mut self.buf);
+                        let mut head = core::mem::take(&mut self.buf);
                         let mut rest = head.split_off(n.min(head.len()));
                         rest.extend_from_slice(&bytes[appended..]);
                         return Ok(Some((head, rest)));

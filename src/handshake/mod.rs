@@ -60,7 +60,8 @@
 //!
 //! 1. Describe the request with [`ClientRequest::new`] (a `ws://` or `wss://`
 //!    URL) and its builder methods.
-//! 2. [`ClientHandshake::new`] draws a fresh random key; send
+//! 2. [`ClientHandshake::new`] draws a fresh random key (without `std`,
+//!    [`ClientHandshake::with_key_source`] draws it from yours); send
 //!    [`ClientHandshake::request_bytes`] over the connection you opened to
 //!    [`ClientRequest::host`] and [`ClientRequest::port`].
 //! 3. Feed what the server answers to [`ClientHandshake::receive`] until
@@ -138,6 +139,8 @@ mod client_request;
 mod error;
 mod extensions;
 mod head;
+#[cfg(feature = "http")]
+pub mod http;
 mod request;
 mod response;
 mod server;

@@ -1,6 +1,9 @@
 //! A parsed request: [`HttpRequest`] for any request, [`UpgradeRequest`] for
 //! a valid WebSocket upgrade.
 
+use alloc::string::String;
+use alloc::vec::Vec;
+
 use super::Extension;
 use super::head::Headers;
 
@@ -64,7 +67,7 @@ impl HttpRequest {
     /// The first value of header `name` (ASCII case-insensitive), trimmed.
     /// `None` when absent or not UTF-8 (see [`header_bytes`](Self::header_bytes)).
     pub fn header(&self, name: &str) -> Option<&str> {
-        std::str::from_utf8(self.headers.first(name)?).ok()
+        core::str::from_utf8(self.headers.first(name)?).ok()
     }
 
     /// The first value of header `name` as raw bytes.

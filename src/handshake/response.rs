@@ -1,6 +1,10 @@
 //! Writing answers: the 101 of an accepted upgrade ([`Accept`]), any other
 //! answer ([`Reject`], [`plain_response`]).
 
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
 use super::head::{is_field_value, is_token};
 use super::{BuildError, UpgradeRequest, accept_key};
 

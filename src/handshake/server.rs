@@ -1,11 +1,16 @@
 //! The server role: read the client's request (RFC 6455 section 4.2.1).
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::extensions::parse_bytes;
 use super::head::{HeadReader, Headers, is_token, list_items, map_httparse, trim};
-use super::{HandshakeError, HttpRequest, Limits, Status, UpgradeRequest};
+use super::{Extension, HandshakeError, HttpRequest, Limits, Status, UpgradeRequest};
 
 /// What a complete request turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +131,12 @@ fn parse_request(head: &[u8], limits: &Limits) -> Result<Incoming, HandshakeErro
         headers: Headers::from_httparse(request.headers),
         head_len,
     };
+    check_request(http)
+}
+
+/// Applies the rules of section 4.2.1 to a parsed HTTP/1.x request: the
+/// bytes path above and the `http` conversions share it.
+pub(crate) fn check_request(http: HttpRequest) -> Result<Incoming, HandshakeError> {
     let h = &http.headers;
 
     // Section 4.2.1, item 3: "An |Upgrade| header field containing the value
@@ -154,15 +165,9 @@ fn parse_request(head: &[u8], limits: &Limits) -> Result<Incoming, HandshakeErro
     if !h.has_token("Connection", "Upgrade") {
         return Err(HandshakeError::MissingConnectionUpgrade);
     }
-    // Section 4.1: "The request MUST include a header field with the name
-    // |Sec-WebSocket-Version|. The value of this header field MUST be 13."
-    // Checked before the key, so that a client of another version (which may
+    // The version is checked before the key, so that a client of another version (which may
     // send no key) learns which version to use from the 426.
-    match h.count("Sec-WebSocket-Version") {
-        0 => return Err(HandshakeError::MissingVersion),
-        1 if h.first("Sec-WebSocket-Version").map(trim) == Some(b"13") => {}
-        _ => return Err(HandshakeError::UnsupportedVersion),
-    }
+    check_version(h)?;
     // Section 4.2.1, item 5: "A |Sec-WebSocket-Key| header field with a
     // base64-encoded ... value that, when decoded, is 16 bytes in length."
     let key = match h.count("Sec-WebSocket-Key") {
@@ -174,6 +179,29 @@ fn parse_request(head: &[u8], limits: &Limits) -> Result<Incoming, HandshakeErro
         return Err(HandshakeError::BadKey);
     }
     let key = String::from_utf8_lossy(key).into_owned();
+    let (protocols, extensions) = offers(h)?;
+    Ok(Incoming::Upgrade(UpgradeRequest {
+        http,
+        key,
+        protocols,
+        extensions,
+    }))
+}
+
+/// Section 4.1: "The request MUST include a header field with the name
+/// |Sec-WebSocket-Version|. The value of this header field MUST be 13." RFC
+/// 8441 section 5 keeps the rule for HTTP/2.
+pub(crate) fn check_version(h: &Headers) -> Result<(), HandshakeError> {
+    match h.count("Sec-WebSocket-Version") {
+        0 => Err(HandshakeError::MissingVersion),
+        1 if h.first("Sec-WebSocket-Version").map(trim) == Some(b"13") => Ok(()),
+        _ => Err(HandshakeError::UnsupportedVersion),
+    }
+}
+
+/// The offered subprotocols and extensions, checked; RFC 8441 section 5
+/// keeps both headers for HTTP/2.
+pub(crate) fn offers(h: &Headers) -> Result<(Vec<String>, Vec<Extension>), HandshakeError> {
     // Section 4.1, item 10: the elements "MUST be non-empty strings with
     // characters in the range U+0021 to U+007E not including separator
     // characters ... and MUST all be unique strings."
@@ -190,12 +218,7 @@ fn parse_request(head: &[u8], limits: &Limits) -> Result<Incoming, HandshakeErro
     for value in h.all("Sec-WebSocket-Extensions") {
         extensions.extend(parse_bytes(value)?);
     }
-    Ok(Incoming::Upgrade(UpgradeRequest {
-        http,
-        key,
-        protocols,
-        extensions,
-    }))
+    Ok((protocols, extensions))
 }
 
 #[cfg(test)]

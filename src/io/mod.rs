@@ -7,7 +7,7 @@
 //!
 //! | adapter | feature | over |
 //! |---|---|---|
-//! | [`blocking::WebSocket`] | `std` (default) | [`std::io::Read`] + [`std::io::Write`] |
+//! | [`blocking::WebSocket`] | `std` (default) | [`std::io::Read`] + [`std::io::Write`] + [`blocking::ReadTimeout`] |
 //! | `tokio::WebSocketStream` | `tokio` | tokio's `AsyncRead` + `AsyncWrite` |
 //!
 //! Both share the same policy, the core's: pings and the peer's close are

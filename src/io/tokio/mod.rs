@@ -6,6 +6,8 @@
 //! and [`ReadHalf`] for what the split halves guarantee.
 
 mod split;
+#[cfg(feature = "rustls")]
+mod tls;
 
 use std::future::{Future, poll_fn};
 use std::io;
@@ -26,6 +28,13 @@ use crate::{CloseCode, CloseFrame, Config, Connection, Message, Role, State};
 use super::{Acceptor, Connector, Error, Step, accept_all, open, step, transport_failed};
 
 pub use split::{ReadHalf, WriteHalf};
+#[cfg(feature = "rustls")]
+pub use tls::{MaybeTlsStream, default_client_config};
+/// The rustls crate that `wss://` uses (feature `rustls`), to build a
+/// `ClientConfig` for [`WebSocketStream::connect_tls_with`] or a server's
+/// `TlsAcceptor` without naming another version.
+#[cfg(feature = "rustls")]
+pub use tokio_rustls::{self, rustls};
 
 /// Bytes read from the stream at once, into a buffer on the stack: an idle
 /// stream holds no read buffer.
@@ -141,7 +150,16 @@ impl WebSocketStream<TcpStream> {
 
     /// Connects for `request` (URL, protocols, headers) and runs the client
     /// handshake. `TCP_NODELAY` is set: frames are written whole.
+    ///
+    /// A `wss://` URL is refused here, rather than sent in clear: use
+    /// `connect_tls` (feature `rustls`), or open TLS yourself and call
+    /// [`client`](WebSocketStream::client).
     pub async fn connect_with(request: ClientRequest, config: Config) -> Result<Self, Error> {
+        if request.is_secure() {
+            let message =
+                "wss:// needs TLS: connect_tls (feature rustls), or client() over a TLS stream";
+            return Err(crate::handshake::BuildError::InvalidUrl(message).into());
+        }
         let stream = TcpStream::connect((request.host(), request.port())).await?;
         stream.set_nodelay(true)?;
         Self::client(stream, request, config).await

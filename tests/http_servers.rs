@@ -1,0 +1,363 @@
+//! The hyper and axum examples, served in process on 127.0.0.1: our client
+//! over HTTP/1.1, the h2 crate's client over HTTP/2 extended CONNECT
+//! (RFC 8441), and refusals with the right status on both. Each path agrees
+//! permessage-deflate when the client offers it.
+#![cfg(all(feature = "http", feature = "tokio", feature = "deflate"))]
+
+#[path = "../examples/hyper_server.rs"]
+#[allow(dead_code)]
+mod hyper_server;
+
+#[path = "../examples/axum_server.rs"]
+#[allow(dead_code)]
+mod axum_server;
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::{Buf, Bytes};
+use h2::{RecvStream, SendStream};
+use rfc6455::deflate::DeflateConfig;
+use rfc6455::handshake::{ClientHandshake, ClientRequest, HandshakeError};
+use rfc6455::io::tokio::WebSocketStream;
+use rfc6455::{CloseCode, Config, Connection, Message, Role};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+
+async fn start_hyper() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(hyper_server::serve(listener));
+    address
+}
+
+async fn start_axum() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, axum_server::app()).await });
+    address
+}
+
+/// Sends text, binary and a large message, checks each comes back, then
+/// closes and checks the server answered the close with 1000.
+async fn echo_round_trip<S: AsyncRead + AsyncWrite + Unpin>(mut ws: WebSocketStream<S>) {
+    let large = Message::binary(vec![7u8; 200_000]);
+    for message in [
+        Message::text("hello"),
+        Message::binary(vec![0u8, 1, 2, 255]),
+        large,
+    ] {
+        ws.send(message.clone()).await.unwrap();
+        let echoed = ws.recv().await.expect("an echo").unwrap();
+        assert_eq!(echoed, message);
+    }
+    ws.close(CloseCode::Normal, "bye").await.unwrap();
+    assert!(
+        ws.recv().await.is_none(),
+        "the close handshake ends the stream"
+    );
+    assert_eq!(ws.peer_close().map(|c| c.code()), Some(CloseCode::Normal));
+}
+
+/// Writes a raw HTTP/1.1 request and reads the whole answer (the server
+/// closes or the answer has a length).
+async fn raw_http1(address: SocketAddr, request: &str) -> String {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).await.unwrap();
+        answer.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&answer);
+        if n == 0 || (text.contains("\r\n\r\n") && text.ends_with('\n')) {
+            return text.into_owned();
+        }
+    }
+}
+
+async fn http1_paths(address: SocketAddr) {
+    let ws = WebSocketStream::connect(&format!("ws://{address}/ws"))
+        .await
+        .unwrap();
+    assert!(ws.connection().deflate().is_none(), "not offered");
+    echo_round_trip(ws).await;
+    let request = ClientRequest::new(&format!("ws://{address}/ws")).unwrap();
+    let config = Config::default().deflate(DeflateConfig::default());
+    let ws = WebSocketStream::connect_with(request, config)
+        .await
+        .unwrap();
+    assert!(ws.connection().deflate().is_some(), "offered and agreed");
+    echo_round_trip(ws).await;
+
+    let page = raw_http1(
+        address,
+        "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    assert!(page.contains("/ws"));
+
+    // A plain GET on /ws: 426 naming the protocol and the version.
+    let plain = raw_http1(
+        address,
+        "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let lower = plain.to_ascii_lowercase();
+    assert!(plain.starts_with("HTTP/1.1 426 "), "{plain}");
+    assert!(
+        lower.contains("\r\nsec-websocket-version: 13\r\n"),
+        "{plain}"
+    );
+    assert!(lower.contains("\r\nupgrade: websocket\r\n"), "{plain}");
+
+    // Version 8: 426 too; a POST upgrade: 405 with Allow: GET.
+    let old = raw_http1(
+        address,
+        "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+    )
+    .await;
+    assert!(old.starts_with("HTTP/1.1 426 "), "{old}");
+    assert!(
+        old.to_ascii_lowercase()
+            .contains("sec-websocket-version: 13")
+    );
+    let post = raw_http1(
+        address,
+        "POST /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Content-Length: 0\r\n\r\n",
+    )
+    .await;
+    assert!(post.starts_with("HTTP/1.1 405 "), "{post}");
+    assert!(
+        post.to_ascii_lowercase().contains("\r\nallow: get\r\n"),
+        "{post}"
+    );
+}
+
+/// An h2 stream as `AsyncRead + AsyncWrite`: DATA frames in, DATA frames
+/// out, with h2's flow control.
+struct H2Stream {
+    send: SendStream<Bytes>,
+    recv: RecvStream,
+    buffered: Bytes,
+}
+
+impl AsyncRead for H2Stream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.buffered.is_empty() {
+            match ready!(self.recv.poll_data(cx)) {
+                None => return Poll::Ready(Ok(())),
+                Some(Err(error)) => return Poll::Ready(Err(io::Error::other(error))),
+                Some(Ok(data)) => {
+                    let _ = self.recv.flow_control().release_capacity(data.len());
+                    self.buffered = data;
+                }
+            }
+        }
+        let n = self.buffered.len().min(buf.remaining());
+        buf.put_slice(&self.buffered[..n]);
+        self.buffered.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for H2Stream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.send.reserve_capacity(data.len());
+        match ready!(self.send.poll_capacity(cx)) {
+            None => Poll::Ready(Err(io::ErrorKind::BrokenPipe.into())),
+            Some(Err(error)) => Poll::Ready(Err(io::Error::other(error))),
+            Some(Ok(0)) => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Some(Ok(n)) => {
+                let n = n.min(data.len());
+                let chunk = Bytes::copy_from_slice(&data[..n]);
+                self.send
+                    .send_data(chunk, false)
+                    .map_err(io::Error::other)?;
+                Poll::Ready(Ok(n))
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let _ = self.send.send_data(Bytes::new(), true);
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// An HTTP/2 connection with prior knowledge, once the server's SETTINGS
+/// are in: the ping's answer comes after them.
+async fn h2_connect(address: SocketAddr) -> h2::client::SendRequest<Bytes> {
+    let tcp = TcpStream::connect(address).await.unwrap();
+    let (send_request, mut connection) = h2::client::handshake(tcp).await.unwrap();
+    let mut ping_pong = connection.ping_pong().expect("a ping handle");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    ping_pong.ping(h2::Ping::opaque()).await.unwrap();
+    let send_request = send_request.ready().await.unwrap();
+    assert!(
+        send_request.is_extended_connect_protocol_enabled(),
+        "RFC 8441 section 3: the server announces extended CONNECT"
+    );
+    send_request
+}
+
+/// Opens `/ws` over HTTP/2 with our client's request and checks; returns the
+/// checked WebSocket or the status of a refusal.
+async fn h2_websocket(
+    address: SocketAddr,
+    request: ClientRequest,
+) -> Result<WebSocketStream<H2Stream>, u16> {
+    let mut send_request = h2_connect(address).await;
+    let mut client = ClientHandshake::new(request).unwrap();
+    let mut connect = client.http2_request().unwrap();
+    connect
+        .extensions_mut()
+        .insert(h2::ext::Protocol::from_static("websocket"));
+    let (response, send) = send_request.send_request(connect, false).unwrap();
+    let response = response.await.unwrap();
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    let deflate = match client.check_http_response(&response) {
+        Ok(checked) => checked.deflate(),
+        Err(HandshakeError::UnexpectedStatus(status)) => return Err(status),
+        Err(error) => panic!("{error}"),
+    };
+    let io = H2Stream {
+        send,
+        recv: response.into_body(),
+        buffered: Bytes::new(),
+    };
+    let connection = Connection::with_deflate(Role::Client, Config::default(), deflate);
+    Ok(WebSocketStream::from_connection(io, connection))
+}
+
+async fn http2_paths(address: SocketAddr) {
+    let url = format!("ws://{address}/ws");
+    let request = ClientRequest::new(&url)
+        .unwrap()
+        .deflate(DeflateConfig::default());
+    let ws = h2_websocket(address, request)
+        .await
+        .expect("200 to the extended CONNECT");
+    assert!(ws.connection().deflate().is_some(), "offered and agreed");
+    echo_round_trip(ws).await;
+
+    // A subprotocol the server does not pick: still accepted, none agreed;
+    // no deflate offered, none used.
+    let ws = h2_websocket(address, ClientRequest::new(&url).unwrap().protocol("chat"))
+        .await
+        .unwrap();
+    assert!(ws.connection().deflate().is_none());
+    echo_round_trip(ws).await;
+
+    // A wrong version over HTTP/2: 426, sent without Upgrade or Connection.
+    let mut send_request = h2_connect(address).await;
+    let mut connect = http::Request::connect(format!("http://{address}/ws"))
+        .version(http::Version::HTTP_2)
+        .header("sec-websocket-version", "8")
+        .body(())
+        .unwrap();
+    connect
+        .extensions_mut()
+        .insert(h2::ext::Protocol::from_static("websocket"));
+    let (response, _send) = send_request.send_request(connect, true).unwrap();
+    let response = response.await.unwrap();
+    assert_eq!(response.status(), 426);
+    assert_eq!(response.headers()["sec-websocket-version"], "13");
+    assert!(response.headers().get("upgrade").is_none());
+}
+
+#[tokio::test]
+async fn hyper_over_http1() {
+    http1_paths(start_hyper().await).await;
+}
+
+#[tokio::test]
+async fn hyper_over_http2_with_the_h2_client() {
+    http2_paths(start_hyper().await).await;
+}
+
+#[tokio::test]
+async fn axum_over_http1() {
+    http1_paths(start_axum().await).await;
+}
+
+#[tokio::test]
+async fn axum_over_http2_with_the_h2_client() {
+    http2_paths(start_axum().await).await;
+}
+
+#[tokio::test]
+async fn a_protocol_error_over_http2_gets_its_close_code() {
+    let address = start_hyper().await;
+    let url = format!("ws://{address}/ws");
+    let mut ws = h2_websocket(address, ClientRequest::new(&url).unwrap())
+        .await
+        .unwrap();
+    // An unmasked frame from a client breaks RFC 6455 section 5.1: the
+    // server closes with 1002 and ends the stream without waiting for our
+    // answer (hyper then resets the HTTP/2 stream, so answering may fail).
+    ws.get_mut().write_all(b"\x81\x02hi").await.unwrap();
+    match ws.recv().await {
+        None | Some(Err(rfc6455::io::Error::Io(_))) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        ws.peer_close().map(|c| c.code()),
+        Some(CloseCode::ProtocolError)
+    );
+}
+
+/// hyper's own HTTP/1.1 client, with the request and checks of our
+/// `ClientHandshake`, against the axum example: the client half of the
+/// `http` conversions over a real HTTP library.
+#[tokio::test]
+async fn hyper_client_over_http1_with_our_request_and_checks() {
+    let address = start_axum().await;
+    let tcp = TcpStream::connect(address).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(connection.with_upgrades());
+
+    let request = ClientRequest::new(&format!("ws://{address}/ws"))
+        .unwrap()
+        .deflate(DeflateConfig::default());
+    let mut client = ClientHandshake::new(request).unwrap();
+    let request = client
+        .http_request()
+        .unwrap()
+        .map(|()| http_body_util::Empty::<Bytes>::new());
+    let mut response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 101);
+    let checked = client.check_http_response(&response).unwrap();
+    assert_eq!(checked.protocol(), None);
+    assert!(checked.deflate().is_some(), "deflate offered and agreed");
+    let upgraded = hyper::upgrade::on(&mut response).await.unwrap();
+    let io = hyper_util::rt::TokioIo::new(upgraded);
+    let connection = Connection::with_deflate(Role::Client, Config::default(), checked.deflate());
+    echo_round_trip(WebSocketStream::from_connection(io, connection)).await;
+}
