@@ -4,71 +4,19 @@
 #![cfg(feature = "std")]
 
 mod common;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod counting;
 
 use common::client_frame;
 use rfc6455::frame::OpCode;
 use rfc6455::{Config, Connection, Event, Role};
 
-/// Counts allocations and live bytes made by the current thread while
-/// counting is on, so tests running in parallel do not disturb each other.
-struct Counting;
-
-thread_local! {
-    static ON: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-    static LIVE: Cell<i64> = const { Cell::new(0) };
-    static PEAK: Cell<i64> = const { Cell::new(0) };
-}
-
-fn record(allocated: i64) {
-    let _ = ON.try_with(|on| {
-        if on.get() {
-            if allocated > 0 {
-                ALLOCATIONS.with(|n| n.set(n.get() + 1));
-            }
-            LIVE.with(|live| {
-                live.set(live.get() + allocated);
-                PEAK.with(|peak| peak.set(peak.get().max(live.get())));
-            });
-        }
-    });
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; only
-// counts on the side.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        record(layout.size() as i64);
-        // SAFETY: the caller's contract is passed on unchanged.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        record(-(layout.size() as i64));
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        record(new_size as i64 - layout.size() as i64);
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 /// Runs `f` with counting on; returns (allocations, peak live bytes).
 fn counted(f: impl FnOnce()) -> (u64, i64) {
-    ALLOCATIONS.with(|n| n.set(0));
-    LIVE.with(|n| n.set(0));
-    PEAK.with(|n| n.set(0));
-    ON.with(|on| on.set(true));
-    f();
-    ON.with(|on| on.set(false));
-    (ALLOCATIONS.with(Cell::get), PEAK.with(Cell::get))
+    let ((), counts) = counting::counted(f);
+    (counts.allocations, counts.peak)
 }
 
 #[test]

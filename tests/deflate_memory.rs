@@ -4,79 +4,20 @@
 //! and what a connection holds once both directions compressed.
 #![cfg(feature = "deflate")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod counting;
 
 use rfc6455::deflate::{DeflateConfig, DeflateParams, Deflater};
 use rfc6455::message::MessageError;
 use rfc6455::{Config, Connection, Event, ProtocolError, Role};
 
-/// Counts live bytes made by the current thread while counting is on, so
-/// tests running in parallel do not disturb each other.
-struct Counting;
-
-thread_local! {
-    static ON: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-    static LIVE: Cell<i64> = const { Cell::new(0) };
-    static PEAK: Cell<i64> = const { Cell::new(0) };
-    static TOTAL: Cell<i64> = const { Cell::new(0) };
-}
-
-fn record(allocated: i64) {
-    let _ = ON.try_with(|on| {
-        if on.get() {
-            if allocated > 0 {
-                ALLOCATIONS.with(|n| n.set(n.get() + 1));
-                TOTAL.with(|n| n.set(n.get() + allocated));
-            }
-            LIVE.with(|live| {
-                live.set(live.get() + allocated);
-                PEAK.with(|peak| peak.set(peak.get().max(live.get())));
-            });
-        }
-    });
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; only
-// counts on the side.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        record(layout.size() as i64);
-        // SAFETY: the caller's contract is passed on unchanged.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        record(-(layout.size() as i64));
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        record(new_size as i64 - layout.size() as i64);
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: counting::Counting = counting::Counting;
 
 /// Runs `f` with counting on; returns (allocations, peak live bytes, live
 /// bytes at the end).
 fn counted<T>(f: impl FnOnce() -> T) -> (T, u64, i64, i64) {
-    ALLOCATIONS.with(|n| n.set(0));
-    LIVE.with(|n| n.set(0));
-    PEAK.with(|n| n.set(0));
-    TOTAL.with(|n| n.set(0));
-    ON.with(|on| on.set(true));
-    let value = f();
-    ON.with(|on| on.set(false));
-    (
-        value,
-        ALLOCATIONS.with(Cell::get),
-        PEAK.with(Cell::get),
-        LIVE.with(Cell::get),
-    )
+    let (value, counts) = counting::counted(f);
+    (value, counts.allocations, counts.peak, counts.live)
 }
 
 /// A masked client frame with any first byte.
@@ -249,12 +190,12 @@ fn contexts_are_reset_in_place_not_rebuilt() {
         assert!(matches!(server.poll_event(), Ok(Some(Event::Message(_)))));
     };
     exchange(); // allocates both states
-    counted(|| {
+    let ((), counts) = counting::counted(|| {
         for _ in 0..100 {
             exchange();
         }
     });
-    let total = TOTAL.with(Cell::get);
+    let total = counts.total;
     // Per message: the frame, the inflated message and small buffers, a few
     // KiB; a rebuilt state would be hundreds.
     assert!(
