@@ -350,14 +350,7 @@ fn to_http(bytes: &[u8], version: Version) -> Result<http::Response<Vec<u8>>, Bu
         .code
         .and_then(|code| StatusCode::from_u16(code).ok())
         .ok_or_else(invalid)?;
-    let mut headers = HeaderMap::with_capacity(parsed.headers.len());
-    for field in parsed.headers.iter() {
-        let name = HeaderName::from_bytes(field.name.as_bytes())
-            .map_err(|_| BuildError::InvalidHeaderName(field.name.to_owned()))?;
-        let value = HeaderValue::from_bytes(field.value)
-            .map_err(|_| BuildError::InvalidHeaderValue(field.name.to_owned()))?;
-        headers.append(name, value);
-    }
+    let mut headers = header_map(parsed.headers)?;
     if status != StatusCode::SWITCHING_PROTOCOLS {
         headers.remove(CONTENT_LENGTH);
         headers.remove(CONNECTION);
@@ -479,8 +472,14 @@ fn parse_request(bytes: &[u8]) -> Result<HeaderMap, BuildError> {
     if !matches!(parsed.parse(bytes), Ok(httparse::Status::Complete(_))) {
         return Err(invalid());
     }
-    let mut headers = HeaderMap::with_capacity(parsed.headers.len());
-    for field in parsed.headers.iter() {
+    let headers = header_map(parsed.headers)?;
+    Ok(headers)
+}
+
+/// The header fields of a head this module wrote, in the `http` crate's map.
+fn header_map(fields: &[httparse::Header<'_>]) -> Result<HeaderMap, BuildError> {
+    let mut headers = HeaderMap::with_capacity(fields.len());
+    for field in fields {
         let name = HeaderName::from_bytes(field.name.as_bytes())
             .map_err(|_| BuildError::InvalidHeaderName(field.name.to_owned()))?;
         let value = HeaderValue::from_bytes(field.value)
