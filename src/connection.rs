@@ -12,7 +12,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use crate::close::{CloseCode, CloseError, CloseFrame};
 #[cfg(feature = "deflate")]
 use crate::deflate::{DeflateConfig, DeflateParams, Deflater, Inflater};
-use crate::frame::{FrameError, FrameHeader, HeaderStatus, MAX_HEADER_LEN, OpCode, Rsv};
+use crate::frame::{FrameError, FrameHeader, HeaderStatus, OpCode, Rsv};
 use crate::keys::KeySource;
 #[cfg(feature = "getrandom")]
 use crate::keys::OsKeys;
@@ -20,8 +20,10 @@ use crate::mask::{Masker, apply_mask};
 use crate::message::{Assembler, DataKind, Message, MessageError, Utf8Validator};
 use crate::time::Timestamp;
 
+mod output;
 mod timers;
 
+use output::Output;
 use timers::Timers;
 
 /// Which end of the connection this is. Clients mask every frame they send;
@@ -469,22 +471,11 @@ pub struct Connection<
     recv: BytesMut,
     incoming: Option<Incoming>,
     assembler: Assembler,
-    /// Encoded data frames (and this end's own close), oldest first.
-    data: BytesMut,
-    /// Bytes of the first frame in `data` still to go once it has been
-    /// partly written; 0 when `data` starts at a frame boundary.
-    in_frame: usize,
-    /// Encoded control frames: they go out at the next frame boundary of
-    /// `data`, ahead of the data frames after it.
-    control: BytesMut,
-    /// Where in `control` an automatic pong not yet started begins, while it
-    /// is the last frame there: past [`PONG_BACKLOG`] a newer ping's pong
-    /// replaces it (section 5.5.3), so a ping flood cannot grow the queue.
-    pong_at: Option<u32>,
-    /// Whether `recv` or `data` held more than [`RETAIN`] bytes since they
-    /// were last empty.
+    /// The queued control and data frames (and this end's own close).
+    out: Output,
+    /// Whether `recv` held more than [`RETAIN`] bytes since it was last
+    /// empty.
     recv_large: bool,
-    data_large: bool,
     keys: Keys,
     /// The kind of the fragmented message being sent, and its text check.
     sending: Option<(DataKind, Utf8Validator)>,
@@ -636,12 +627,8 @@ impl<T: Timestamp> Connection<T> {
             recv: BytesMut::new(),
             incoming: None,
             assembler: Assembler::new(config.max_message_size),
-            data: BytesMut::new(),
-            in_frame: 0,
-            control: BytesMut::new(),
-            pong_at: None,
+            out: Output::default(),
             recv_large: false,
-            data_large: false,
             keys,
             sending: None,
             #[cfg(feature = "deflate")]
@@ -721,13 +708,13 @@ impl<T: Timestamp> Connection<T> {
     /// Bytes queued to send and not yet taken: the browser API's
     /// `bufferedAmount`. Stop sending while it is high.
     pub fn buffered_amount(&self) -> usize {
-        self.data.len() + self.control.len()
+        self.out.len()
     }
 
     /// Bytes of control frames (pongs, pings, a close sent because of the
     /// peer) waiting to go out at the next frame boundary.
     pub fn queued_control(&self) -> usize {
-        self.control.len()
+        self.out.control_len()
     }
 
     /// Whether the connection is over and every queued byte was taken: the
@@ -891,7 +878,7 @@ impl<T: Timestamp> Connection<T> {
                 // send a Close frame in response ... typically echoing the
                 // status code it received."
                 if !self.close_sent {
-                    self.drop_unsent_data();
+                    self.out.drop_unstarted_data();
                     match &frame {
                         Some(frame) => self.queue_close(frame.code(), ""),
                         None => self.queue_control(OpCode::Close, &[]),
@@ -908,7 +895,7 @@ impl<T: Timestamp> Connection<T> {
     /// one was sent, and read nothing more.
     fn fail(&mut self, code: CloseCode) {
         if !self.close_sent && code.is_sendable() {
-            self.drop_unsent_data();
+            self.out.drop_unstarted_data();
             self.queue_close(code, "");
             self.close_sent = true;
         }
@@ -928,9 +915,17 @@ impl<T: Timestamp> Connection<T> {
 
     // ---- commands ----
 
-    /// Queues a whole message as one frame.
+    /// Queues a whole message, as frames of at most
+    /// [`Config::send_frame_size`] payload bytes.
+    ///
+    /// A payload of [`SHARED_PAYLOAD`] bytes or more that goes out
+    /// uncompressed is not copied: the frames point into the message's own
+    /// buffer, and [`poll_transmit`](Self::poll_transmit) hands it out as a
+    /// piece of its own. A client masks it in place when the message holds
+    /// the only handle to that buffer (a message made from a `Vec` or a
+    /// `String`), else copies it.
     pub fn send(&mut self, message: Message) -> Result<(), SendError> {
-        self.send_whole(message.kind().opcode(), message.as_bytes())
+        self.send_message(message, true)
     }
 
     /// Queues a whole text message.
@@ -948,26 +943,48 @@ impl<T: Timestamp> Connection<T> {
     /// must not share a compression context with data an attacker chooses
     /// (RFC 7692 section 8).
     pub fn send_uncompressed(&mut self, message: Message) -> Result<(), SendError> {
+        self.send_message(message, false)
+    }
+
+    fn send_message(&mut self, message: Message, may_compress: bool) -> Result<(), SendError> {
+        let compress = may_compress && self.compresses(message.len());
+        if compress || message.len() < SHARED_PAYLOAD {
+            return self.send_whole_as(message.kind().opcode(), message.as_bytes(), compress);
+        }
         self.check_can_send()?;
         if self.sending.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        self.queue_data(message.kind().opcode(), message.as_bytes(), true, false)
+        self.queue_frames_shared(message.kind().opcode(), message.into_bytes());
+        Ok(())
     }
 
     fn send_whole(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        self.send_whole_as(opcode, payload, self.compresses(payload.len()))
+    }
+
+    fn send_whole_as(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        compress: bool,
+    ) -> Result<(), SendError> {
         self.check_can_send()?;
         if self.sending.is_some() {
             return Err(SendError::MessageInProgress);
         }
-        #[cfg(feature = "deflate")]
-        let compress = self
-            .deflate
-            .as_ref()
-            .is_some_and(|d| payload.len() >= d.min_size);
-        #[cfg(not(feature = "deflate"))]
-        let compress = false;
         self.queue_data(opcode, payload, true, compress)
+    }
+
+    /// Whether a whole message of `len` bytes goes out compressed.
+    fn compresses(&self, len: usize) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.deflate.as_ref().is_some_and(|d| len >= d.min_size);
+        #[cfg(not(feature = "deflate"))]
+        return {
+            let _ = len;
+            false
+        };
     }
 
     /// Every data frame goes out here: `opcode` is the first frame's or
@@ -1101,11 +1118,7 @@ impl<T: Timestamp> Connection<T> {
         self.check_can_send()?;
         CloseFrame::new(code, reason)?;
         let (payload, len) = close_payload(code, reason);
-        self.queue_frame(
-            FrameHeader::new(OpCode::Close, len as u64),
-            &payload[..len],
-            false,
-        );
+        self.queue_frame(FrameHeader::new(OpCode::Close, len as u64), &payload[..len]);
         self.close_sent = true;
         Ok(())
     }
@@ -1125,139 +1138,90 @@ impl<T: Timestamp> Connection<T> {
     ///
     /// **This is the next contiguous run, not always every queued byte**: a
     /// control frame queued behind a data frame being written goes out at
-    /// the frame boundary, so write, [`advance_transmit`](Self::advance_transmit),
+    /// the frame boundary, and a large payload sent from its own buffer is a
+    /// run of its own, so write, [`advance_transmit`](Self::advance_transmit),
     /// and call again until it is empty (or use
     /// [`take_transmit`](Self::take_transmit) or
     /// [`poll_transmit`](Self::poll_transmit)).
     pub fn transmit(&self) -> &[u8] {
-        if self.in_frame > 0 {
-            &self.data[..self.in_frame]
-        } else if !self.control.is_empty() {
-            &self.control
-        } else {
-            &self.data
-        }
+        self.out.transmit()
     }
 
-    /// Drops the first `n` bytes of [`transmit`](Self::transmit), which were
-    /// written; `n` is capped at its length.
+    /// The next run, as [`transmit`](Self::transmit) gives it, and, when
+    /// that run ends with the header of a large message sent from its own
+    /// buffer (see [`send`](Self::send)), the payload after it: write both
+    /// with one vectored write, so that a header never goes out in a small
+    /// write of its own, then [`advance_transmit`](Self::advance_transmit)
+    /// by what was written. The second is empty otherwise.
+    ///
+    /// ```
+    /// # #[cfg(feature = "std")] {
+    /// use std::io::{IoSlice, Write};
+    /// use rfc6455::{Config, Connection, Message, Role};
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// server.send(Message::binary(vec![7u8; 20_000]))?;
+    /// let mut wire = Vec::new();
+    /// loop {
+    ///     let [run, payload] = server.transmit_vectored();
+    ///     if run.is_empty() {
+    ///         break;
+    ///     }
+    ///     let n = wire.write_vectored(&[IoSlice::new(run), IoSlice::new(payload)])?;
+    ///     server.advance_transmit(n);
+    /// }
+    /// assert_eq!(wire.len(), 4 + 20_000);
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn transmit_vectored(&self) -> [&[u8]; 2] {
+        self.out.transmit_vectored()
+    }
+
+    /// Drops the first `n` bytes of [`transmit`](Self::transmit), or of
+    /// the two runs of [`transmit_vectored`](Self::transmit_vectored), which
+    /// were written; `n` is capped at their length.
     pub fn advance_transmit(&mut self, n: usize) {
-        if self.in_frame > 0 {
-            let n = n.min(self.in_frame);
-            self.data.advance(n);
-            self.in_frame -= n;
-        } else if !self.control.is_empty() {
-            self.advance_control(n.min(self.control.len()));
-        } else {
-            let mut n = n.min(self.data.len());
-            while n > 0 {
-                let frame = encoded_frame_len(&self.data);
-                if n < frame {
-                    self.data.advance(n);
-                    self.in_frame = frame - n;
-                    break;
-                }
-                self.data.advance(frame);
-                n -= frame;
-            }
-            release_if_large(&mut self.data, 0, &mut self.data_large);
-        }
+        self.out.advance(n)
     }
 
     /// Takes every queued byte at once, in the order
-    /// [`transmit`](Self::transmit) gives them; without a copy unless
-    /// control frames must be put between data frames.
+    /// [`transmit`](Self::transmit) gives them; without a copy when one
+    /// buffer holds them all, else copied into one.
     pub fn take_transmit(&mut self) -> Bytes {
-        if self.control.is_empty() || self.data.is_empty() {
-            let control = self.control.split().freeze();
-            self.pong_at = None;
-            self.in_frame = 0;
-            return if control.is_empty() {
-                self.data.split().freeze()
-            } else {
-                control
-            };
-        }
-        let mut all = BytesMut::with_capacity(self.buffered_amount());
-        all.extend_from_slice(&self.data.split_to(self.in_frame));
-        all.extend_from_slice(&self.control.split());
-        all.extend_from_slice(&self.data.split());
-        self.in_frame = 0;
-        self.pong_at = None;
-        all.freeze()
+        self.out.take_all()
     }
 
     /// Takes the next piece to write, without a copy, or `None` when nothing
-    /// is queued. A piece ends at a frame boundary: it is the rest of a data
-    /// frame already started, or every queued control frame, or one data
-    /// frame. An adapter that writes pieces one by one lets control frames
-    /// overtake a long message, and holds at most one frame it took.
+    /// is queued. A piece ends at a frame boundary or right before a large
+    /// payload that is the next piece: it is the rest of a data frame
+    /// already started, or every queued control frame, or whole data frames
+    /// up to [`Config::send_frame_size`] bytes (at least one). An adapter
+    /// that writes pieces one by one lets control frames overtake a long
+    /// message, and holds at most one frame's worth it took; one that writes
+    /// a few pieces with one vectored write sends a header and its payload
+    /// together.
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
-        if self.in_frame > 0 {
-            let rest = self.data.split_to(self.in_frame);
-            self.in_frame = 0;
-            Some(rest.freeze())
-        } else if !self.control.is_empty() {
-            self.pong_at = None;
-            Some(self.control.split().freeze())
-        } else if !self.data.is_empty() {
-            let len = encoded_frame_len(&self.data);
-            let frame = self.data.split_to(len).freeze();
-            release_if_large(&mut self.data, len, &mut self.data_large);
-            Some(frame)
-        } else {
-            None
-        }
-    }
-
-    /// Drops every queued byte: the transport is to be closed without
-    /// writing them (a timeout).
-    fn discard_output(&mut self) {
-        self.data = BytesMut::new();
-        self.control = BytesMut::new();
-        self.in_frame = 0;
-        self.pong_at = None;
+        self.out.poll(self.config.send_frame_size)
     }
 
     // ---- framing of what we send ----
-
-    fn advance_control(&mut self, n: usize) {
-        self.control.advance(n);
-        self.pong_at = match self.pong_at {
-            Some(at) if at as usize >= n => Some(at - n as u32),
-            _ => None,
-        };
-    }
-
-    /// Drops the data frames not started (the one being written is
-    /// finished): a close is about to be queued, and section 5.5.1 says "after
-    /// sending a Close frame, the endpoint MUST NOT send any more data frames".
-    fn drop_unsent_data(&mut self) {
-        self.data.truncate(self.in_frame);
-    }
 
     fn queue_close(&mut self, code: CloseCode, reason: &str) {
         let (payload, len) = close_payload(code, reason);
         self.queue_control(OpCode::Close, &payload[..len]);
     }
 
-    /// Queues an automatic pong. Past [`PONG_BACKLOG`] queued control bytes it
-    /// replaces the last pong if that one is not started.
+    /// Queues an automatic pong, which may replace one not started
+    /// (section 5.5.3).
     fn queue_pong(&mut self, payload: &[u8]) {
-        if let Some(at) = self.pong_at.take()
-            && self.control.len() >= PONG_BACKLOG
-        {
-            self.control.truncate(at as usize);
-        }
-        let at = u32::try_from(self.control.len()).ok();
-        self.queue_control(OpCode::Pong, payload);
-        self.pong_at = at;
+        let header = self.masked(FrameHeader::new(OpCode::Pong, payload.len() as u64));
+        self.out.push_pong(header, payload);
     }
 
     fn queue_control(&mut self, opcode: OpCode, payload: &[u8]) {
-        self.pong_at = None;
-        let header = FrameHeader::new(opcode, payload.len() as u64);
-        self.queue_frame(header, payload, true);
+        let header = self.masked(FrameHeader::new(opcode, payload.len() as u64));
+        self.out.push_control(header, payload);
     }
 
     /// Queues a data message or fragment, raw or compressed, as frames of at
@@ -1273,7 +1237,7 @@ impl<T: Timestamp> Connection<T> {
                 rsv,
                 ..FrameHeader::new(opcode, 0)
             };
-            return self.queue_frame(header, &[], false);
+            return self.queue_frame(header, &[]);
         }
         while let Some(chunk) = chunks.next() {
             let header = FrameHeader {
@@ -1281,49 +1245,74 @@ impl<T: Timestamp> Connection<T> {
                 rsv,
                 ..FrameHeader::new(opcode, chunk.len() as u64)
             };
-            self.queue_frame(header, chunk, false);
+            self.queue_frame(header, chunk);
             opcode = OpCode::Continuation;
             rsv = Rsv::NONE;
         }
     }
 
-    /// Appends a frame to the control or the data queue: a client masks it
-    /// with a fresh key (section 5.3).
-    fn queue_frame(&mut self, mut header: FrameHeader, payload: &[u8], control: bool) {
+    /// Queues a whole uncompressed message as frames of at most
+    /// [`Config::send_frame_size`] payload bytes, each payload a slice of
+    /// `payload` itself rather than a copy. A client masks the payload in
+    /// place, which needs `payload` to be the only handle to its buffer;
+    /// otherwise it is copied as usual.
+    fn queue_frames_shared(&mut self, opcode: OpCode, payload: Bytes) {
+        let mut rest = match self.role {
+            Role::Server => Ok(payload),
+            Role::Client => match payload.try_into_mut() {
+                Ok(unique) => Err(unique),
+                Err(shared) => return self.queue_frames(opcode, Rsv::NONE, &shared, true),
+            },
+        };
+        let size = self.config.send_frame_size.max(1);
+        let mut opcode = opcode;
+        loop {
+            let left = rest.as_ref().map_or_else(BytesMut::len, Bytes::len);
+            let len = left.min(size);
+            let header = self.masked(FrameHeader {
+                fin: len == left,
+                ..FrameHeader::new(opcode, len as u64)
+            });
+            let chunk = match (&mut rest, header.mask) {
+                (Err(unique), Some(key)) => {
+                    let mut chunk = unique.split_to(len);
+                    apply_mask(&mut chunk, key);
+                    chunk.freeze()
+                }
+                (Err(unique), None) => unique.split_to(len).freeze(),
+                (Ok(shared), _) => shared.split_to(len),
+            };
+            self.out.push_data_shared(header, chunk);
+            if len == left {
+                return;
+            }
+            opcode = OpCode::Continuation;
+        }
+    }
+
+    /// A client's header gets a fresh masking key (section 5.3).
+    fn masked(&mut self, mut header: FrameHeader) -> FrameHeader {
         // Every constructor gives a client a key source and a server none.
         header.mask = self.keys.next_key();
         debug_assert_eq!(header.mask.is_some(), self.role == Role::Client);
-        let queue = if control {
-            &mut self.control
-        } else {
-            &mut self.data
-        };
-        let mut head = [0u8; MAX_HEADER_LEN];
-        let head_len = header.encode(&mut head);
-        queue.reserve(head_len + payload.len());
-        queue.extend_from_slice(&head[..head_len]);
-        let start = queue.len();
-        queue.extend_from_slice(payload);
-        if let Some(key) = header.mask {
-            apply_mask(&mut queue[start..], key);
-        }
+        header
+    }
+
+    /// Appends a data frame (or this end's own close) to the data queue.
+    fn queue_frame(&mut self, header: FrameHeader, payload: &[u8]) {
+        let header = self.masked(header);
+        self.out.push_data(header, payload);
     }
 }
 
-/// Control bytes waiting to be sent past which an automatic pong replaces
-/// the previous one instead of queueing behind it. Section 5.5.3: "If an
-/// endpoint receives a Ping frame and has not yet sent Pong frame(s) in
-/// response to previous Ping frame(s), the endpoint MAY elect to send a Pong
-/// frame for only the most recently processed Ping frame." Below it, every
-/// ping gets its own pong.
-const PONG_BACKLOG: usize = 4096;
+/// The payload size from which [`Connection::send`] sends a message from
+/// its own buffer instead of copying it into the send queue. Below it, one
+/// copy costs less than a write of its own, and small messages queued
+/// together go out in one write.
+pub const SHARED_PAYLOAD: usize = 16 << 10;
 
-/// The most an empty buffer keeps for the next frame. A buffer that is
-/// empty after holding more, or after handing out a larger frame, lets go of
-/// its allocation, so that a connection idle after a large message holds no
-/// buffer of that size: the frame handed out keeps the allocation alive only
-/// until it is dropped. Small frames keep reusing a warm buffer.
-const RETAIN: usize = 16 << 10;
+/// See [`output::RETAIN`]: the receive buffer follows the same rule.
+use output::RETAIN;
 
 /// `large` remembers, until the buffer empties, that it held more than
 /// [`RETAIN`]: the frames split off share its allocation, so its own
@@ -1343,21 +1332,4 @@ fn close_payload(code: CloseCode, reason: &str) -> ([u8; 125], usize) {
     let reason = &reason.as_bytes()[..reason.len().min(123)];
     payload[2..2 + reason.len()].copy_from_slice(reason);
     (payload, 2 + reason.len())
-}
-
-/// The length of the frame that `queued` starts with, header included. The
-/// queues hold only frames this module encoded, so the header is whole.
-fn encoded_frame_len(queued: &[u8]) -> usize {
-    let (len, at) = match queued[1] & 0x7f {
-        126 => (u64::from(u16::from_be_bytes([queued[2], queued[3]])), 4),
-        127 => {
-            let mut bytes = [0u8; 8];
-            bytes.copy_from_slice(&queued[2..10]);
-            (u64::from_be_bytes(bytes), 10)
-        }
-        short => (u64::from(short), 2),
-    };
-    let mask = if queued[1] & 0x80 != 0 { 4 } else { 0 };
-    // A frame this end queued is in memory, so its length fits in usize.
-    at + mask + len as usize
 }

@@ -75,6 +75,20 @@ impl Message {
         self.len() == 0
     }
 
+    /// The payload, whatever the kind, without a copy.
+    ///
+    /// ```
+    /// use rfc6455::Message;
+    ///
+    /// assert_eq!(Message::text("hi").into_bytes(), &b"hi"[..]);
+    /// ```
+    pub fn into_bytes(self) -> Bytes {
+        match self {
+            Message::Text(text) => text.into_bytes(),
+            Message::Binary(data) => data,
+        }
+    }
+
     /// Whether this is a text or a binary message.
     pub fn kind(&self) -> DataKind {
         match self {

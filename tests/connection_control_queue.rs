@@ -49,6 +49,24 @@ fn a_long_message_goes_out_in_frames_of_the_configured_size() {
     );
 }
 
+/// Writes `n` bytes the way a sans-IO caller does, with `transmit` and
+/// `advance_transmit`, in as many runs as it takes.
+fn write(conn: &mut Connection, n: usize) -> Vec<u8> {
+    let mut written = Vec::new();
+    while written.len() < n {
+        let run = conn.transmit();
+        assert!(
+            !run.is_empty(),
+            "only {} of {n} bytes queued",
+            written.len()
+        );
+        let take = run.len().min(n - written.len());
+        written.extend_from_slice(&run[..take]);
+        conn.advance_transmit(take);
+    }
+    written
+}
+
 #[test]
 fn a_pong_overtakes_a_16_mib_message_at_the_next_frame_boundary() {
     let mut server = Connection::new(Role::Server, Config::default());
@@ -56,19 +74,23 @@ fn a_pong_overtakes_a_16_mib_message_at_the_next_frame_boundary() {
     let message = big_message();
     server.send(message.clone()).unwrap();
 
-    // The writer has taken the first frame when the ping arrives.
-    let first = server.poll_transmit().unwrap();
-    assert_eq!(first.len(), 10 + (64 << 10));
+    // The writer has taken the first frame's header, and its payload is the
+    // next piece, straight from the message's buffer, when the ping arrives.
+    let head = server.poll_transmit().unwrap();
+    assert_eq!(head.len(), 10);
     server.receive(&client_frame(true, OpCode::Ping, b"are you there"));
     assert_eq!(
         drain(&mut server).0,
         [Event::Ping(Bytes::from_static(b"are you there"))]
     );
+    let body = server.poll_transmit().unwrap();
+    assert_eq!(body, message.as_bytes()[..64 << 10]);
     let next = server.poll_transmit().unwrap();
     assert_eq!(next, server_frame(true, OpCode::Pong, b"are you there"));
 
     // The peer sees the pong before the message ends, and the whole message.
-    client.receive(&first);
+    client.receive(&head);
+    client.receive(&body);
     client.receive(&next);
     assert_eq!(
         drain(&mut client).0,
@@ -83,11 +105,11 @@ fn a_pong_waits_for_the_rest_of_a_partly_written_frame() {
     let mut server = Connection::new(Role::Server, Config::default());
     server.send(big_message()).unwrap();
     let frame_len = 10 + (64 << 10);
-    server.advance_transmit(1000);
+    write(&mut server, 1000);
     server.receive(&client_frame(true, OpCode::Ping, b"p"));
     drain(&mut server);
     assert_eq!(server.transmit().len(), frame_len - 1000);
-    server.advance_transmit(frame_len - 1000);
+    write(&mut server, frame_len - 1000);
     assert_eq!(
         server.transmit(),
         server_frame(true, OpCode::Pong, b"p").as_slice()
@@ -95,6 +117,57 @@ fn a_pong_waits_for_the_rest_of_a_partly_written_frame() {
     server.advance_transmit(3);
     assert_eq!(server.queued_control(), 0);
     assert_eq!(server.buffered_amount(), BIG - (64 << 10) + 255 * 10);
+}
+
+#[test]
+fn a_large_message_is_sent_from_its_own_buffer() {
+    let mut server = Connection::new(Role::Server, Config::default());
+    let payload = Bytes::from(vec![9u8; 100_000]);
+    server.send(Message::binary(payload.clone())).unwrap();
+    let pieces: Vec<Bytes> = std::iter::from_fn(|| server.poll_transmit()).collect();
+    let lens: Vec<usize> = pieces.iter().map(Bytes::len).collect();
+    assert_eq!(lens, [10, 64 << 10, 4, 100_000 - (64 << 10)]);
+    // The payload pieces point into the message's buffer: no copy.
+    assert_eq!(pieces[1].as_ptr(), payload.as_ptr());
+    assert_eq!(pieces[3].as_ptr(), payload[64 << 10..].as_ptr());
+}
+
+#[test]
+fn a_client_masks_a_large_message_in_place_when_it_owns_the_buffer() {
+    let mut client = Connection::new(Role::Client, Config::default());
+    let mut server = Connection::new(Role::Server, Config::default());
+    let data: Vec<u8> = (0..70_000).map(|i| (i % 253) as u8).collect();
+    let owned = Bytes::from(data.clone());
+    let at = owned.as_ptr();
+    client.send(Message::binary(owned)).unwrap();
+    let pieces: Vec<Bytes> = std::iter::from_fn(|| client.poll_transmit()).collect();
+    assert_eq!(pieces[1].as_ptr(), at, "masked in place, not copied");
+    // A buffer shared with the caller is copied, never masked under its feet.
+    let shared = Bytes::from(data.clone());
+    client.send(Message::binary(shared.clone())).unwrap();
+    assert_eq!(shared, data);
+    for piece in pieces {
+        server.receive(&piece);
+    }
+    server.receive(&client.take_transmit());
+    let events = drain(&mut server).0;
+    assert_eq!(events.len(), 2);
+    for event in events {
+        assert_eq!(event, Event::Message(Message::binary(data.clone())));
+    }
+}
+
+#[test]
+fn small_frames_queued_together_are_one_piece() {
+    let mut server = Connection::new(Role::Server, Config::default().send_frame_size(100));
+    for _ in 0..20 {
+        server.send_binary(&[1u8; 10]).unwrap();
+    }
+    let lens: Vec<usize> = std::iter::from_fn(|| server.poll_transmit())
+        .map(|piece| piece.len())
+        .collect();
+    // Whole frames of 12 bytes, as many as fit in the 100-byte budget.
+    assert_eq!(lens, [96, 96, 48]);
 }
 
 #[test]
@@ -118,11 +191,18 @@ fn the_answer_to_the_peers_close_drops_the_data_frames_not_started() {
     let mut server = Connection::new(Role::Server, Config::default());
     let mut client = Connection::new(Role::Client, Config::default());
     server.send(big_message()).unwrap();
+    // The first frame's header is out: its payload must follow, then the
+    // close, and nothing of the message's other 255 frames.
     let first = server.poll_transmit().unwrap();
+    assert_eq!(first.len(), 10);
     server.receive(&client_frame(true, OpCode::Close, &[0x03, 0xe8]));
     drain(&mut server);
     let rest = server.take_transmit();
-    assert_eq!(rest, server_frame(true, OpCode::Close, &[0x03, 0xe8]));
+    assert_eq!(rest.len(), (64 << 10) + 4);
+    assert_eq!(
+        rest[64 << 10..],
+        server_frame(true, OpCode::Close, &[0x03, 0xe8])
+    );
     assert!(server.is_done());
 
     client.receive(&first);

@@ -88,13 +88,15 @@ fn a_million_empty_fragments_cost_no_memory() {
 #[test]
 fn an_idle_connection_is_small() {
     // No heap memory until bytes arrive or are queued; the struct itself:
-    // 320 bytes for the queues, the receive state and the key pool, then 48
+    // 336 bytes for the queues (a pointer to the pieces of large messages
+    // sent from their own buffers among them), the receive state and the
+    // key pool, then 48
     // for the timers' three durations in the config and 72 for their clock
     // (four instants and two flags), and 16 for the adapters' handshake
     // timeout, which the config carries and the core never reads.
     let size = std::mem::size_of::<Connection>();
     // permessage-deflate adds its config and two pointers, to state that is
     // allocated only when the extension is agreed.
-    let limit = if cfg!(feature = "deflate") { 496 } else { 456 };
+    let limit = if cfg!(feature = "deflate") { 512 } else { 472 };
     assert!(size <= limit, "Connection is {size} bytes");
 }

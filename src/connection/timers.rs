@@ -313,6 +313,6 @@ impl<T: Timestamp> Connection<T> {
     fn expire(&mut self, expired: Expired) {
         self.timers.expired = Some(expired);
         self.stop();
-        self.discard_output();
+        self.out.discard();
     }
 }

@@ -1,0 +1,355 @@
+//! What a connection sends: two queues of encoded frames, and the pieces
+//! handed to the transport from them.
+//!
+//! Control frames wait in their own queue and go out at the next frame
+//! boundary of the data queue (section 5.4: "control frames MAY be injected
+//! in the middle of a fragmented message", never inside a frame). The data
+//! queue is a stream of frames in wire order: runs of frames encoded into
+//! buffers, and large payloads kept in the caller's own [`Bytes`], behind a
+//! header at the end of the run before them, so that they are never copied.
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::frame::{FrameHeader, MAX_HEADER_LEN};
+use crate::mask::apply_mask;
+
+/// Control bytes waiting to be sent past which an automatic pong replaces
+/// the previous one instead of queueing behind it. Section 5.5.3: "If an
+/// endpoint receives a Ping frame and has not yet sent Pong frame(s) in
+/// response to previous Ping frame(s), the endpoint MAY elect to send a Pong
+/// frame for only the most recently processed Ping frame." Below it, every
+/// ping gets its own pong.
+const PONG_BACKLOG: usize = 4096;
+
+/// The most an empty buffer keeps for the next frame. A buffer that is
+/// empty after holding more, or after handing out a larger frame, lets go of
+/// its allocation, so that a connection idle after a large message holds no
+/// buffer of that size: the frame handed out keeps the allocation alive only
+/// until it is dropped. Small frames keep reusing a warm buffer.
+pub(super) const RETAIN: usize = 16 << 10;
+
+/// The queued frames of one connection.
+#[derive(Debug, Default)]
+pub(super) struct Output {
+    /// Encoded control frames: they go out at the next frame boundary of
+    /// the data, ahead of the data frames after it.
+    control: BytesMut,
+    /// Where in `control` an automatic pong not yet started begins, while it
+    /// is the last frame there: past [`PONG_BACKLOG`] a newer ping's pong
+    /// replaces it (section 5.5.3), so a ping flood cannot grow the queue.
+    pong_at: Option<u32>,
+    /// The older part of the data stream, while it holds a payload sent
+    /// from its own buffer; boxed, so that a connection that never sends a
+    /// large message pays one pointer for it.
+    sealed: Option<Box<Sealed>>,
+    /// Encoded data frames after `sealed`; new frames are appended here.
+    tail: BytesMut,
+    /// Bytes of the data frame being written still to go, once it has been
+    /// partly handed out; 0 when the data stream starts at a frame boundary.
+    in_frame: usize,
+    /// Whether `tail` held more than [`RETAIN`] bytes since it was last
+    /// empty.
+    tail_large: bool,
+}
+
+/// Pieces of the data stream ahead of the tail, never empty: runs of
+/// encoded frames, the last of which may be a header whose payload is the
+/// next piece.
+#[derive(Debug, Default)]
+struct Sealed {
+    pieces: VecDeque<Bytes>,
+    /// Bytes in `pieces`.
+    len: usize,
+}
+
+impl Output {
+    /// Every queued byte.
+    pub(super) fn len(&self) -> usize {
+        self.control.len() + self.data_len()
+    }
+
+    /// Queued control bytes.
+    pub(super) fn control_len(&self) -> usize {
+        self.control.len()
+    }
+
+    fn data_len(&self) -> usize {
+        self.sealed.as_ref().map_or(0, |sealed| sealed.len) + self.tail.len()
+    }
+
+    // ---- queueing ----
+
+    /// Appends a control frame, masked with `header.mask` if any.
+    pub(super) fn push_control(&mut self, header: FrameHeader, payload: &[u8]) {
+        self.pong_at = None;
+        encode(&mut self.control, header, payload);
+    }
+
+    /// Appends an automatic pong. Past [`PONG_BACKLOG`] queued control bytes
+    /// it replaces the last pong if that one is not started.
+    pub(super) fn push_pong(&mut self, header: FrameHeader, payload: &[u8]) {
+        if let Some(at) = self.pong_at.take()
+            && self.control.len() >= PONG_BACKLOG
+        {
+            self.control.truncate(at as usize);
+        }
+        let at = u32::try_from(self.control.len()).ok();
+        encode(&mut self.control, header, payload);
+        self.pong_at = at;
+    }
+
+    /// Appends a data frame (or this end's own close), copying the payload
+    /// and masking it with `header.mask` if any.
+    pub(super) fn push_data(&mut self, header: FrameHeader, payload: &[u8]) {
+        encode(&mut self.tail, header, payload);
+    }
+
+    /// Appends a data frame whose payload stays in its own buffer: already
+    /// masked with `header.mask` if any, and never empty.
+    pub(super) fn push_data_shared(&mut self, mut header: FrameHeader, payload: Bytes) {
+        debug_assert!(!payload.is_empty());
+        let mut head = [0u8; MAX_HEADER_LEN];
+        header.payload_len = payload.len() as u64;
+        let head_len = header.encode(&mut head);
+        self.tail.extend_from_slice(&head[..head_len]);
+        let run = self.tail.split().freeze();
+        self.tail_large |= run.len() > RETAIN;
+        let sealed = self.sealed.get_or_insert_default();
+        sealed.len += run.len() + payload.len();
+        sealed.pieces.push_back(run);
+        sealed.pieces.push_back(payload);
+    }
+
+    /// Drops the data frames not started (the one being written is
+    /// finished): a close is about to be queued, and section 5.5.1 says
+    /// "after sending a Close frame, the endpoint MUST NOT send any more data
+    /// frames".
+    pub(super) fn drop_unstarted_data(&mut self) {
+        let mut keep = self.in_frame;
+        if let Some(sealed) = self.sealed.as_mut() {
+            let mut pieces = 0;
+            while keep > 0 && pieces < sealed.pieces.len() {
+                let piece = &mut sealed.pieces[pieces];
+                if piece.len() > keep {
+                    piece.truncate(keep);
+                }
+                keep -= piece.len();
+                pieces += 1;
+            }
+            sealed.pieces.truncate(pieces);
+            sealed.len = sealed.pieces.iter().map(Bytes::len).sum();
+            if pieces == 0 {
+                self.sealed = None;
+            }
+        }
+        self.tail.truncate(keep);
+    }
+
+    /// Drops every queued byte: the transport is to be closed without
+    /// writing them.
+    pub(super) fn discard(&mut self) {
+        *self = Output::default();
+    }
+
+    // ---- handing out ----
+
+    /// The next contiguous run to send: the rest of a data frame already
+    /// started, else the control frames, else the next piece of the data.
+    pub(super) fn transmit(&self) -> &[u8] {
+        if self.in_frame > 0 {
+            let front = self.front();
+            &front[..front.len().min(self.in_frame)]
+        } else if !self.control.is_empty() {
+            &self.control
+        } else {
+            self.front()
+        }
+    }
+
+    /// [`transmit`](Self::transmit), and after it the payload that the run
+    /// ends in front of, if any: a payload sent from its own buffer, which
+    /// is its own piece, whose header ends the run.
+    pub(super) fn transmit_vectored(&self) -> [&[u8]; 2] {
+        let first = self.transmit();
+        let ends_in_frame = if self.in_frame > 0 {
+            self.in_frame > first.len()
+        } else {
+            // At a frame boundary, a sealed piece in front is a run of
+            // frames whose last header belongs to the next piece.
+            self.control.is_empty() && self.sealed.is_some()
+        };
+        match &self.sealed {
+            Some(sealed) if ends_in_frame => [first, &sealed.pieces[1]],
+            _ => [first, &[]],
+        }
+    }
+
+    /// Drops the first `n` bytes of [`transmit_vectored`](Self::transmit_vectored),
+    /// capped at their length.
+    pub(super) fn advance(&mut self, n: usize) {
+        let [first, second] = self.transmit_vectored();
+        let (first, second) = (first.len(), second.len());
+        self.advance_run(n.min(first));
+        if n > first {
+            self.advance_run((n - first).min(second));
+        }
+    }
+
+    /// Drops the first `n` bytes of [`transmit`](Self::transmit), capped at
+    /// its length.
+    fn advance_run(&mut self, n: usize) {
+        if self.in_frame > 0 {
+            let n = n.min(self.in_frame).min(self.front().len());
+            self.take_front(n);
+            self.in_frame -= n;
+        } else if !self.control.is_empty() {
+            let n = n.min(self.control.len());
+            self.control.advance(n);
+            self.pong_at = match self.pong_at {
+                Some(at) if at as usize >= n => Some(at - n as u32),
+                _ => None,
+            };
+        } else {
+            let mut n = n.min(self.front().len());
+            while n > 0 {
+                if self.in_frame == 0 {
+                    self.in_frame = encoded_frame_len(self.front());
+                }
+                let step = n.min(self.in_frame);
+                self.take_front(step);
+                self.in_frame -= step;
+                n -= step;
+            }
+        }
+    }
+
+    /// Every queued byte at once, in the order [`transmit`](Self::transmit)
+    /// gives them; without a copy when only one buffer holds them.
+    pub(super) fn take_all(&mut self) -> Bytes {
+        if self.data_len() == 0 || (self.control.is_empty() && self.sealed.is_none()) {
+            let control = self.control.split().freeze();
+            self.pong_at = None;
+            self.in_frame = 0;
+            return if control.is_empty() {
+                self.take_front(self.tail.len())
+            } else {
+                control
+            };
+        }
+        let mut all = BytesMut::with_capacity(self.len());
+        while self.in_frame > 0 {
+            let piece = self.take_front(self.in_frame.min(self.front().len()));
+            self.in_frame -= piece.len();
+            all.extend_from_slice(&piece);
+        }
+        all.extend_from_slice(&self.control.split());
+        self.pong_at = None;
+        while self.data_len() > 0 {
+            all.extend_from_slice(&self.take_front(self.front().len()));
+        }
+        all.freeze()
+    }
+
+    /// The next piece to write, without a copy, or `None` when nothing is
+    /// queued. A piece is the rest of a data frame already started, or
+    /// every queued control frame, or data frames: as many whole ones as fit
+    /// in `budget` bytes (at least one), and the header of a frame whose
+    /// payload comes as the next piece.
+    pub(super) fn poll(&mut self, budget: usize) -> Option<Bytes> {
+        if self.in_frame > 0 {
+            let piece = self.take_front(self.in_frame.min(self.front().len()));
+            self.in_frame -= piece.len();
+            return Some(piece);
+        }
+        if !self.control.is_empty() {
+            self.pong_at = None;
+            return Some(self.control.split().freeze());
+        }
+        let front = self.front();
+        let (mut len, mut rest_of_frame) = (0, 0);
+        while len < front.len() {
+            let frame = encoded_frame_len(&front[len..]);
+            if len + frame > front.len() {
+                // A header whose payload is the next piece: it goes with
+                // this piece, so that the two can be written together.
+                rest_of_frame = len + frame - front.len();
+                len = front.len();
+                break;
+            }
+            if len > 0 && len + frame > budget {
+                break;
+            }
+            len += frame;
+        }
+        self.in_frame = rest_of_frame;
+        (len > 0).then(|| self.take_front(len))
+    }
+
+    /// The oldest data bytes: the first sealed piece, or the tail.
+    fn front(&self) -> &[u8] {
+        match &self.sealed {
+            Some(sealed) => &sealed.pieces[0],
+            None => &self.tail,
+        }
+    }
+
+    /// Takes `n` bytes, at most the length of [`front`](Self::front).
+    fn take_front(&mut self, n: usize) -> Bytes {
+        match self.sealed.as_mut() {
+            Some(sealed) => {
+                sealed.len -= n;
+                if n < sealed.pieces[0].len() {
+                    return sealed.pieces[0].split_to(n);
+                }
+                let piece = sealed.pieces.pop_front().unwrap_or_default();
+                if sealed.pieces.is_empty() {
+                    self.sealed = None;
+                }
+                piece
+            }
+            None => {
+                let taken = self.tail.split_to(n).freeze();
+                self.tail_large |= n > RETAIN || self.tail.capacity() > RETAIN;
+                if self.tail.is_empty() && self.tail_large {
+                    self.tail = BytesMut::new();
+                    self.tail_large = false;
+                }
+                taken
+            }
+        }
+    }
+}
+
+/// Appends the frame to `queue`, its payload masked with `header.mask` if
+/// any.
+fn encode(queue: &mut BytesMut, header: FrameHeader, payload: &[u8]) {
+    let mut head = [0u8; MAX_HEADER_LEN];
+    let head_len = header.encode(&mut head);
+    queue.reserve(head_len + payload.len());
+    queue.extend_from_slice(&head[..head_len]);
+    let start = queue.len();
+    queue.extend_from_slice(payload);
+    if let Some(key) = header.mask {
+        apply_mask(&mut queue[start..], key);
+    }
+}
+
+/// The length of the frame that `queued` starts with, header included. The
+/// queues hold only frames this module encoded, so the header is whole.
+fn encoded_frame_len(queued: &[u8]) -> usize {
+    let (len, at) = match queued[1] & 0x7f {
+        126 => (u64::from(u16::from_be_bytes([queued[2], queued[3]])), 4),
+        127 => {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&queued[2..10]);
+            (u64::from_be_bytes(bytes), 10)
+        }
+        short => (u64::from(short), 2),
+    };
+    let mask = if queued[1] & 0x80 != 0 { 4 } else { 0 };
+    // A frame this end queued is in memory, so its length fits in usize.
+    at + mask + len as usize
+}
