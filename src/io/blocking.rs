@@ -472,11 +472,20 @@ impl<S: Read + Write + ReadTimeout> WebSocket<S> {
     fn write_pieces(&mut self) -> io::Result<()> {
         let mut wrote = false;
         loop {
-            let queued = self.connection.transmit();
-            if queued.is_empty() {
+            let [run, payload] = self.connection.transmit_vectored();
+            if run.is_empty() {
                 break;
             }
-            match self.stream.write(queued) {
+            // A header and the payload sent from its own buffer go out in
+            // one write, so that Nagle's algorithm never holds back a
+            // payload behind a small write.
+            let written = if payload.is_empty() {
+                self.stream.write(run)
+            } else {
+                self.stream
+                    .write_vectored(&[io::IoSlice::new(run), io::IoSlice::new(payload)])
+            };
+            match written {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     self.connection.advance_transmit(n);

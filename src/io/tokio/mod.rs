@@ -131,9 +131,8 @@ pub const DEFAULT_HIGH_WATER: usize = 128 << 10;
 pub struct WebSocketStream<S> {
     io: S,
     connection: Connection,
-    /// A piece taken from the connection and not yet wholly written: at
-    /// most one frame, or the queued control frames.
-    in_flight: Bytes,
+    /// Pieces taken from the connection and not yet wholly written.
+    in_flight: InFlight,
     /// Bytes were written since the stream was last flushed.
     unflushed: bool,
     high_water: usize,
@@ -263,7 +262,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         WebSocketStream {
             io,
             connection,
-            in_flight: Bytes::new(),
+            in_flight: InFlight::default(),
             unflushed: false,
             high_water: DEFAULT_HIGH_WATER,
             peer_close: None,
@@ -361,7 +360,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             || connection.poll_transmit(),
         ));
         if result.is_err() {
-            self.in_flight = Bytes::new();
+            self.in_flight = InFlight::default();
             transport_failed(&mut self.connection);
         }
         Poll::Ready(result)
@@ -422,32 +421,87 @@ impl Timer {
     }
 }
 
-/// Writes `in_flight`, then each piece `next` gives, until it gives none;
-/// then flushes the stream if anything was written. Pieces end at frame
-/// boundaries, so control frames overtake between them.
+/// At most two pieces taken from a connection's send queue
+/// ([`Connection::poll_transmit`]), written with one vectored write: the
+/// header of a large message and its payload, sent from the message's own
+/// buffer, go out together, so that Nagle's algorithm never holds back a
+/// payload behind a small write.
+#[derive(Debug, Default)]
+pub(crate) struct InFlight {
+    /// Written first.
+    first: Bytes,
+    /// Empty unless `first` is.
+    second: Bytes,
+}
+
+impl InFlight {
+    /// A second piece is taken only while the first is smaller than this.
+    const PAIR_BELOW: usize = 16 << 10;
+
+    pub(crate) fn len(&self) -> usize {
+        self.first.len() + self.second.len()
+    }
+
+    /// Takes pieces from `next` while there is room.
+    fn fill(&mut self, mut next: impl FnMut() -> Option<Bytes>) {
+        if self.first.is_empty() {
+            match next() {
+                Some(piece) => self.first = piece,
+                None => return,
+            }
+        }
+        if self.second.is_empty()
+            && self.first.len() < Self::PAIR_BELOW
+            && let Some(piece) = next()
+        {
+            self.second = piece;
+        }
+    }
+
+    /// Drops `n` written bytes; lets go of a piece's allocation as soon as
+    /// it is written.
+    fn advance(&mut self, n: usize) {
+        let first = n.min(self.first.len());
+        self.first.advance(first);
+        self.second.advance(n - first);
+        // An empty `Bytes` past the end of a piece still holds its buffer.
+        if self.second.is_empty() {
+            self.second = Bytes::new();
+        }
+        if self.first.is_empty() {
+            self.first = core::mem::take(&mut self.second);
+        }
+    }
+}
+
+/// Writes what is in flight, then each piece `next` gives, until it gives
+/// none; then flushes the stream if anything was written. Pieces end at
+/// frame boundaries, so control frames overtake between them.
 fn poll_write_pieces<W: AsyncWrite + ?Sized>(
     mut io: Pin<&mut W>,
     cx: &mut Context<'_>,
-    in_flight: &mut Bytes,
+    in_flight: &mut InFlight,
     unflushed: &mut bool,
     mut next: impl FnMut() -> Option<Bytes>,
 ) -> Poll<io::Result<()>> {
     loop {
-        if in_flight.is_empty() {
-            match next() {
-                Some(piece) => *in_flight = piece,
-                None => break,
-            }
+        in_flight.fill(&mut next);
+        if in_flight.first.is_empty() {
+            break;
         }
-        let n = ready!(io.as_mut().poll_write(cx, in_flight))?;
+        let n = if in_flight.second.is_empty() {
+            ready!(io.as_mut().poll_write(cx, &in_flight.first))?
+        } else {
+            let pieces = [
+                io::IoSlice::new(&in_flight.first),
+                io::IoSlice::new(&in_flight.second),
+            ];
+            ready!(io.as_mut().poll_write_vectored(cx, &pieces))?
+        };
         if n == 0 {
             return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
         }
         in_flight.advance(n);
-        if in_flight.is_empty() {
-            // Let go of the frame's allocation now, not at the next piece.
-            *in_flight = Bytes::new();
-        }
         *unflushed = true;
     }
     if *unflushed {

@@ -8,14 +8,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker, ready};
 
 use ::tokio::io::{AsyncRead, AsyncWrite};
-use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
 
 use crate::{CloseCode, CloseFrame, Connection, Message, State};
 
 use super::super::{Step, step, transport_failed};
-use super::{Error, Timer, WebSocketStream, feed, poll_read_once, poll_write_pieces};
+use super::{Error, InFlight, Timer, WebSocketStream, feed, poll_read_once, poll_write_pieces};
 
 type IoRead<S> = ::tokio::io::ReadHalf<S>;
 type IoWrite<S> = ::tokio::io::WriteHalf<S>;
@@ -144,7 +143,7 @@ struct Shared<S> {
 #[derive(Debug)]
 struct Writer<S> {
     io: IoWrite<S>,
-    in_flight: Bytes,
+    in_flight: InFlight,
     unflushed: bool,
 }
 
@@ -262,7 +261,7 @@ impl<S: AsyncWrite> Shared<S> {
                 },
             );
             if let Poll::Ready(Err(_)) = result {
-                writer.in_flight = Bytes::new();
+                writer.in_flight = InFlight::default();
                 transport_failed(&mut lock(&self.connection));
             }
             result
