@@ -4,7 +4,7 @@
 //! Section 5.3: "The masking key needs to be unpredictable; thus, the masking
 //! key MUST be derived from a strong source of entropy". The crate never
 //! makes one up: a client takes its keys either from the operating system
-//! ([`OsKeys`], feature `getrandom`, which `std` turns on) or from a
+//! (`OsKeys`, feature `getrandom`, which `std` turns on) or from a
 //! [`KeySource`] the caller supplies. Without `getrandom` there is no
 //! default, so a client cannot be built without naming its source.
 

@@ -140,7 +140,7 @@ impl ClientHandshake {
     }
 
     /// Builds the request with the given key bytes. For deterministic tests
-    /// only: a real client must use [`new`](Self::new) or
+    /// only: a real client must use `new` (feature `getrandom`) or
     /// [`with_key_source`](Self::with_key_source).
     pub fn with_key(request: ClientRequest, key: [u8; 16]) -> Result<Self, BuildError> {
         for (i, protocol) in request.protocols.iter().enumerate() {

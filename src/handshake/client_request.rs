@@ -18,8 +18,8 @@ use super::{BuildError, Limits};
 /// handshake inside it. Without a port, `ws` means 80 and `wss` 443.
 ///
 /// Builder mistakes (a subprotocol that is not a token, a header value with
-/// CR or LF) are reported by
-/// [`ClientHandshake::new`](super::ClientHandshake::new).
+/// CR or LF) are reported by the `ClientHandshake` constructors, such as
+/// [`ClientHandshake::with_key_source`](super::ClientHandshake::with_key_source).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientRequest {
     pub(crate) secure: bool,

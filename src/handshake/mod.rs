@@ -60,7 +60,7 @@
 //!
 //! 1. Describe the request with [`ClientRequest::new`] (a `ws://` or `wss://`
 //!    URL) and its builder methods.
-//! 2. [`ClientHandshake::new`] draws a fresh random key (without `std`,
+//! 2. `ClientHandshake::new` (feature `getrandom`) draws a fresh random key (without `std`,
 //!    [`ClientHandshake::with_key_source`] draws it from yours); send
 //!    [`ClientHandshake::request_bytes`] over the connection you opened to
 //!    [`ClientRequest::host`] and [`ClientRequest::port`].
