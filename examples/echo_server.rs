@@ -152,15 +152,17 @@ fn serve(mut stream: TcpStream, config: Config) -> Result<(), Error> {
     let accept = Accept::new().header("Server", "rfc6455").deflate(deflate);
     stream.write_all(&request.accept(accept)?)?;
 
-    // The connection: every message comes back. Pings and the close are
-    // answered by the adapter, which also sends the keepalive pings and
+    // The connection: every message comes back. `write` only queues the
+    // echo; `read` writes what is queued once the bytes it read are used
+    // up, so the echoes of one read leave in one write. Pings and the close
+    // are answered by the adapter, which also sends the keepalive pings and
     // ends the connection when the peer goes silent.
     let mut connection = Connection::with_deflate(Role::Server, config, deflate);
     connection.receive(handshake.leftover());
     let mut ws = WebSocket::from_connection(stream, connection);
     loop {
         match ws.read() {
-            Ok(Some(message)) => ws.send(message)?,
+            Ok(Some(message)) => ws.write(message)?,
             // The stream is dropped here: the server closes TCP first.
             Ok(None) => return Ok(()),
             // Its close frame is queued; the next read sends it and ends.

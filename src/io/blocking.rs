@@ -34,6 +34,10 @@ use super::{
 ///   included: a program that only reads still answers pings. The answers
 ///   are control frames and go out at the next frame boundary, never behind
 ///   a long message.
+/// - **`read` writes what is queued when the bytes it read run out**,
+///   before it reads again: answers, and messages [`write`](Self::write)
+///   queued. An echo loop that `write`s each message it reads thus sends the
+///   echoes of one read in a single write, with no `flush` of its own.
 /// - **`WouldBlock` and read timeouts lose nothing.** On a non-blocking
 ///   stream, or one with a read or write timeout, a call may fail with
 ///   [`Error::Io`] of kind `WouldBlock` or `TimedOut`
@@ -324,12 +328,6 @@ impl<S: Read + Write + ReadTimeout> WebSocket<S> {
     /// connection with [`Error::Protocol`]).
     pub fn read(&mut self) -> Result<Option<Message>, Error> {
         loop {
-            // Answers go out even when reading is all the caller does; a
-            // stream that cannot take them now gets them on a later call.
-            match self.write_queued() {
-                Err(e) if is_would_block(&e) => {}
-                other => other?,
-            }
             match step(self.connection.poll_event(), &mut self.peer_close) {
                 Step::Yield(message) => return message.map(Some),
                 Step::Again => continue,
@@ -351,6 +349,15 @@ impl<S: Read + Write + ReadTimeout> WebSocket<S> {
             {
                 self.connection.handle_timeout(now);
                 continue;
+            }
+            // The bytes read are used up: before reading more, write what
+            // is queued (answers, and messages written but not flushed),
+            // so that the echoes of one read go out in one write and
+            // answers go out even when reading is all the caller does. A
+            // stream that cannot take them now gets them on a later call.
+            match self.write_queued() {
+                Err(e) if is_would_block(&e) => {}
+                other => other?,
             }
             self.arm(deadline.map(|deadline| deadline - now))?;
             if self.buf.len() != self.read_buffer_size {

@@ -57,6 +57,12 @@ pub const DEFAULT_HIGH_WATER: usize = 128 << 10;
 /// written. **Pings and the peer's close are answered while receiving**, at
 /// the next frame boundary, without waiting for the application to write.
 ///
+/// **Receiving writes what is queued when the bytes read run out**, before
+/// it reads again: answers, and messages [fed](Self::feed) but not flushed.
+/// So an echo loop that feeds each message it receives writes every echo of
+/// one read in a single write, and a message received whole in the same
+/// read as the one before it is handed out without a write in between.
+///
 /// **`recv` and `next` are cancel-safe**: every byte read is handed to the
 /// sans-IO [`Connection`] in the same poll that reads it, and partial
 /// frames and messages live there, so dropping a `recv` future in a
@@ -194,18 +200,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         F: FnOnce(&UpgradeRequest) -> Result<Accept, Reject>,
     {
         let mut acceptor = Acceptor::new(config, callback);
-        let answer = within(config.handshake_timeout, async {
-            let mut buf = [0u8; 4096];
-            loop {
-                let n = stream.read(&mut buf).await?;
-                if n == 0 {
-                    return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+        // Boxed: the handshake's state, its read buffer among it, lives on
+        // the heap until the handshake ends, instead of sizing every task
+        // that awaits this future (and so every idle connection) by it.
+        let answer = within(
+            config.handshake_timeout,
+            Box::pin(async {
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = stream.read(&mut buf).await?;
+                    if n == 0 {
+                        return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+                    }
+                    if let Some(answer) = acceptor.receive(&buf[..n]) {
+                        return Ok(answer);
+                    }
                 }
-                if let Some(answer) = acceptor.receive(&buf[..n]) {
-                    return Ok(answer);
-                }
-            }
-        })
+            }),
+        )
         .await?;
         stream.write_all(&answer.bytes).await?;
         stream.flush().await?;
@@ -223,20 +235,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         config: Config,
     ) -> Result<Self, Error> {
         let mut connector = Connector::new(request, config)?;
-        let connection = within(config.handshake_timeout, async {
-            stream.write_all(connector.request_bytes()).await?;
-            stream.flush().await?;
-            let mut buf = [0u8; 4096];
-            loop {
-                let n = stream.read(&mut buf).await?;
-                if n == 0 {
-                    return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+        // Boxed, as in `accept_with_config`.
+        let connection = within(
+            config.handshake_timeout,
+            Box::pin(async {
+                stream.write_all(connector.request_bytes()).await?;
+                stream.flush().await?;
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = stream.read(&mut buf).await?;
+                    if n == 0 {
+                        return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
+                    }
+                    if let Some(connection) = connector.receive(&buf[..n])? {
+                        return Ok(connection);
+                    }
                 }
-                if let Some(connection) = connector.receive(&buf[..n])? {
-                    return Ok(connection);
-                }
-            }
-        })
+            }),
+        )
         .await?;
         Ok(Self::with_connection(stream, connection))
     }
@@ -540,11 +556,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         loop {
-            // Answers go out while receiving; a stream that cannot take
-            // them now wakes this task when it can.
-            if let Poll::Ready(Err(e)) = this.poll_drive(cx) {
-                return Poll::Ready(Some(Err(e.into())));
-            }
             match step(this.connection.poll_event(), &mut this.peer_close) {
                 Step::Yield(message) => return Poll::Ready(Some(message)),
                 Step::Again => continue,
@@ -559,6 +570,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
             }
             if this.timer.poll(&mut this.connection, cx).is_ready() {
                 continue;
+            }
+            // The bytes read are used up: before reading more, write what
+            // is queued, answers and messages fed alike, so that the echoes
+            // of everything one read brought go out in one write. A stream
+            // that cannot take them now wakes this task when it can.
+            if let Poll::Ready(Err(e)) = this.poll_drive(cx) {
+                return Poll::Ready(Some(Err(e.into())));
             }
             let connection = &mut this.connection;
             if let Err(e) = ready!(poll_read_once(Pin::new(&mut this.io), cx, |bytes| {

@@ -313,11 +313,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for ReadHalf<S> {
         let this = self.get_mut();
         let shared = &*this.shared;
         loop {
-            // Answers (pongs, close) go out from here, so that a reader alone
-            // answers; `Pending` only means the stream or the baton is busy.
-            if let Poll::Ready(Err(e)) = shared.poll_write(Side::Reader, cx, false) {
-                return Poll::Ready(Some(Err(e.into())));
-            }
             let (event, state) = {
                 let mut connection = lock(&shared.connection);
                 (connection.poll_event(), connection.state())
@@ -339,6 +334,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for ReadHalf<S> {
                 .is_ready()
             {
                 continue;
+            }
+            // The bytes read are used up. Answers (pongs, close) go out from
+            // here, before the next read, so that a reader alone answers;
+            // `Pending` only means the stream or the baton is busy.
+            if let Poll::Ready(Err(e)) = shared.poll_write(Side::Reader, cx, false) {
+                return Poll::Ready(Some(Err(e.into())));
             }
             if let Err(e) = ready!(poll_read_once(Pin::new(&mut this.io), cx, |bytes| {
                 feed(&mut lock(&shared.connection), bytes)
