@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 pub mod decode;
 pub mod limit;
+pub mod machine;
 pub mod peers;
 pub mod sizes;
 
