@@ -30,8 +30,15 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `server` in a child process and waits for its address.
     pub fn start(server: Server) -> Self {
+        Self::start_with_env(server, &[])
+    }
+
+    /// [`start`](Self::start) with variables added to the child's
+    /// environment.
+    pub fn start_with_env(server: Server, env: &[(&str, &str)]) -> Self {
         let exe = std::env::current_exe().expect("current executable");
         let mut child = Command::new(exe)
+            .envs(env.iter().copied())
             .arg("--serve")
             .arg(server.name())
             .stdin(Stdio::null())

@@ -146,16 +146,17 @@ async fn serve_tokio(server: Server, listener: TcpListener) {
             continue;
         };
         stream.set_nodelay(true).expect("TCP_NODELAY");
-        tokio::spawn(async move {
-            let _ = match server {
-                Server::OursTokio => ours_tokio(stream).await,
-                Server::TokioTungstenite => tokio_tungstenite(stream).await,
-                Server::Fastwebsockets => fastwebsockets(stream).await,
-                Server::TokioWebsockets => tokio_websockets(stream).await,
-                Server::TcpTokio => tcp_tokio(stream).await,
-                _ => unreachable!("a thread server"),
-            };
-        });
+        // One spawn per server, so that each task is the size of its own
+        // future (a match inside one async block would size every task for
+        // the largest server).
+        match server {
+            Server::OursTokio => drop(tokio::spawn(ours_tokio(stream))),
+            Server::TokioTungstenite => drop(tokio::spawn(tokio_tungstenite(stream))),
+            Server::Fastwebsockets => drop(tokio::spawn(fastwebsockets(stream))),
+            Server::TokioWebsockets => drop(tokio::spawn(tokio_websockets(stream))),
+            Server::TcpTokio => drop(tokio::spawn(tcp_tokio(stream))),
+            _ => unreachable!("a thread server"),
+        }
     }
 }
 
@@ -349,4 +350,72 @@ fn handshake_blocking(stream: &mut TcpStream) -> io::Result<()> {
         head.extend_from_slice(&buf[..n]);
     }
     stream.write_all(&answer(&head)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::mem::{size_of, size_of_val};
+
+    /// What an idle connection of each tokio server holds in its task:
+    /// the size of the future spawned per connection, and of ours' parts.
+    /// `cargo test --release --lib sizes -- --nocapture` prints them.
+    #[test]
+    fn sizes_of_the_tasks() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let (stream, _) = listener.accept().await.unwrap();
+            use rfc6455::io::tokio::WebSocketStream;
+            println!("TcpStream: {} B", size_of::<tokio::net::TcpStream>());
+            println!(
+                "WebSocketStream<TcpStream>: {} B",
+                size_of::<WebSocketStream<tokio::net::TcpStream>>()
+            );
+            println!("Connection: {} B", size_of::<rfc6455::Connection>());
+            let accept = WebSocketStream::accept(stream);
+            println!("WebSocketStream::accept future: {} B", size_of_val(&accept));
+            drop(accept);
+            let (stream, _) = {
+                let _c = tokio::net::TcpStream::connect(addr).await.unwrap();
+                listener.accept().await.unwrap()
+            };
+            let f = super::ours_tokio(stream);
+            println!("ours-tokio task future: {} B", size_of_val(&f));
+            assert!(size_of_val(&f) >= size_of::<WebSocketStream<tokio::net::TcpStream>>());
+            drop(f);
+        });
+        println!(
+            "tokio-tungstenite task future: {} B",
+            future_size(|s| size_of_val(&super::tokio_tungstenite(s)))
+        );
+        println!(
+            "fastwebsockets task future: {} B",
+            future_size(|s| size_of_val(&super::fastwebsockets(s)))
+        );
+        println!(
+            "tokio-websockets task future: {} B",
+            future_size(|s| size_of_val(&super::tokio_websockets(s)))
+        );
+    }
+
+    /// `size` of a server's future over an accepted stream.
+    fn future_size(size: impl Fn(tokio::net::TcpStream) -> usize) -> usize {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let _client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (stream, _) = listener.accept().await.unwrap();
+            size(stream)
+        })
+    }
 }
