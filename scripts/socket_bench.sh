@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The socket benches of benches/compare, in one command: echo over loopback
-# (about 7 minutes), then idle memory per connection (about 3 minutes), then
+# (7 to 10 minutes on a loaded 2-vCPU machine), then idle memory per
+# connection (about 3 minutes), then
 # the tables and the chart from the echo bench's JSON.
 #
 #   scripts/socket_bench.sh
