@@ -13,6 +13,10 @@
 //!   `…/src/protocol/frame/mask.rs`. That module's `generate_mask` calls
 //!   `rand::random()`; the stand-in answers the name (the function is never
 //!   called here), so the peer's text is compiled unchanged.
+//!
+//! It also sets `COMPARE_RUSTC_VERSION` to the output of `rustc -V` (the
+//! compiler cargo runs, `RUSTC`), which `src/machine.rs` prints above every
+//! table.
 
 use std::env;
 use std::fs;
@@ -31,6 +35,16 @@ fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=Cargo.toml");
     println!("cargo::rerun-if-changed=Cargo.lock");
+
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let version = Command::new(rustc)
+        .arg("-V")
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_string())
+        .unwrap_or_else(|| "rustc (version unknown)".to_string());
+    println!("cargo::rustc-env=COMPARE_RUSTC_VERSION={version}");
 
     let cargo = env::var_os("CARGO").expect("CARGO is set for build scripts");
     let manifest_dir =

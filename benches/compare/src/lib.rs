@@ -10,9 +10,14 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+pub mod child;
 pub mod decode;
+pub mod heap;
 pub mod limit;
+pub mod load;
+pub mod machine;
 pub mod peers;
+pub mod servers;
 pub mod sizes;
 
 pub use sizes::SIZES;

@@ -1,0 +1,274 @@
+//! Echo over loopback: messages per second of every server column, driven
+//! by one load generator, with each column's ratio to tokio-tungstenite.
+//!
+//! ```text
+//! cargo bench --manifest-path benches/compare/Cargo.toml --bench echo
+//! ```
+//!
+//! Each server runs in its own child process (this binary with `--serve`).
+//! Per row, the columns are measured in turns, several rounds, each round
+//! in a rotated order; a cell is the median over rounds, a ratio the median
+//! over rounds of that round's column / tokio-tungstenite. Prints the
+//! machine block and two Markdown tables, and writes
+//! `benches/compare/target/echo.json` for `report.py`.
+//!
+//! Environment, for quick runs (defaults in brackets):
+//! `ECHO_CONNS` [1,16,256], `ECHO_SIZES` [16,1024,65536],
+//! `ECHO_IN_FLIGHT` [1,16], `ECHO_SERVERS` [every column, comma-separated
+//! names], `ECHO_ROUNDS` [5], `ECHO_WINDOW_MS` [250], `ECHO_WARMUP_MS`
+//! [100].
+
+use std::time::Duration;
+
+use rfc6455_compare::child::{self, ServerProcess};
+use rfc6455_compare::load;
+use rfc6455_compare::machine;
+use rfc6455_compare::servers::{Server, WORKERS};
+
+/// The column every ratio divides by.
+const BASELINE: Server = Server::TokioTungstenite;
+
+fn list(name: &str, default: &[usize]) -> Vec<usize> {
+    match std::env::var(name) {
+        Ok(value) => value
+            .split(',')
+            .map(|v| v.trim().parse().unwrap_or_else(|_| panic!("{name}: {v}")))
+            .collect(),
+        Err(_) => default.to_vec(),
+    }
+}
+
+fn number(name: &str, default: u64) -> u64 {
+    std::env::var(name).map_or(default, |v| v.parse().expect(name))
+}
+
+fn size_name(size: usize) -> String {
+    if size >= 1024 && size.is_multiple_of(1024) {
+        format!("{} KiB", size / 1024)
+    } else {
+        format!("{size} B")
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+struct Row {
+    conns: usize,
+    size: usize,
+    in_flight: usize,
+    /// Messages per second of each column, one per round.
+    rates: Vec<Vec<f64>>,
+}
+
+fn main() {
+    child::serve_if_asked();
+    child::raise_open_files_limit();
+
+    let conns = list("ECHO_CONNS", &[1, 16, 256]);
+    let sizes = list("ECHO_SIZES", &[16, 1024, 65536]);
+    let in_flight = list("ECHO_IN_FLIGHT", &[1, 16]);
+    let rounds = number("ECHO_ROUNDS", 5) as usize;
+    let window = Duration::from_millis(number("ECHO_WINDOW_MS", 250));
+    let warmup = Duration::from_millis(number("ECHO_WARMUP_MS", 100));
+    let mut columns: Vec<Server> = match std::env::var("ECHO_SERVERS") {
+        Ok(names) => names
+            .split(',')
+            .map(|n| Server::from_name(n.trim()).unwrap_or_else(|| panic!("no server {n}")))
+            .collect(),
+        Err(_) => Server::ALL.to_vec(),
+    };
+    if !columns.contains(&BASELINE) {
+        columns.push(BASELINE);
+    }
+    let baseline = columns
+        .iter()
+        .position(|&s| s == BASELINE)
+        .expect("baseline");
+
+    let machine = machine::print();
+    println!(
+        "Echo over loopback: {} rounds of {} ms after {} ms of warm-up per cell, \
+         columns in turns; tokio servers and the load generator on multi-thread \
+         runtimes of {WORKERS} workers; every echo checked byte for byte.\n",
+        rounds,
+        window.as_millis(),
+        warmup.as_millis()
+    );
+
+    let processes: Vec<ServerProcess> = columns.iter().map(|&s| ServerProcess::start(s)).collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+
+    let mut rows = Vec::new();
+    for &c in &conns {
+        for &size in &sizes {
+            for &k in &in_flight {
+                let mut rates = vec![Vec::with_capacity(rounds); columns.len()];
+                for round in 0..rounds {
+                    for turn in 0..columns.len() {
+                        let index = (turn + round) % columns.len();
+                        let server = columns[index];
+                        let rate = runtime.block_on(load::measure(
+                            processes[index].addr,
+                            server.echoes_raw_bytes(),
+                            c,
+                            size,
+                            k,
+                            warmup,
+                            window,
+                        ));
+                        rates[index].push(rate);
+                    }
+                }
+                let row = Row {
+                    conns: c,
+                    size,
+                    in_flight: k,
+                    rates,
+                };
+                eprintln!(
+                    "{} conns, {}, {} in flight: {}",
+                    c,
+                    size_name(size),
+                    k,
+                    columns
+                        .iter()
+                        .zip(&row.rates)
+                        .map(|(s, r)| format!("{} {:.0}", s.name(), median(r.clone())))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                rows.push(row);
+            }
+        }
+    }
+    drop(processes);
+
+    let header = |first: &str| {
+        let mut line = format!("| {first} |");
+        let mut rule = "|---|".to_string();
+        for server in &columns {
+            line += &format!(" {} |", server.name());
+            rule += "---:|";
+        }
+        format!("{line}\n{rule}")
+    };
+    let label = |row: &Row| format!("{}, {}, {}", row.conns, size_name(row.size), row.in_flight);
+    println!("Messages per second (median over rounds):\n");
+    println!("{}", header("conns, size, in flight"));
+    for row in &rows {
+        let cells: Vec<String> = row
+            .rates
+            .iter()
+            .map(|r| format!(" {:.0} |", median(r.clone())))
+            .collect();
+        println!("| {} |{}", label(row), cells.concat());
+    }
+    println!(
+        "\nRatio to {} (median over rounds of the round's ratio):\n",
+        BASELINE.name()
+    );
+    println!("{}", header("conns, size, in flight"));
+    for row in &rows {
+        let cells: Vec<String> = (0..columns.len())
+            .map(|i| format!(" {:.2} |", ratio(&row.rates[i], &row.rates[baseline])))
+            .collect();
+        println!("| {} |{}", label(row), cells.concat());
+    }
+
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/target/echo.json");
+    std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/target")).expect("target dir");
+    std::fs::write(
+        path,
+        json(&machine, &columns, &rows, rounds, window, warmup),
+    )
+    .expect("write echo.json");
+    eprintln!("\nwrote {path}");
+}
+
+/// The median over rounds of `ours[i] / base[i]`.
+fn ratio(ours: &[f64], base: &[f64]) -> f64 {
+    median(ours.iter().zip(base).map(|(o, b)| o / b).collect())
+}
+
+/// The results as JSON, written by hand (no serde in this package).
+fn json(
+    machine: &machine::Machine,
+    columns: &[Server],
+    rows: &[Row],
+    rounds: usize,
+    window: Duration,
+    warmup: Duration,
+) -> String {
+    let quote = |s: &str| format!("{s:?}");
+    let numbers = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let baseline = columns
+        .iter()
+        .position(|&s| s == BASELINE)
+        .expect("baseline");
+    let mut out = String::from("{\n  \"machine\": {");
+    out += &machine
+        .fields()
+        .iter()
+        .map(|(k, v)| format!("{}: {}", quote(k), quote(v)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    out += &format!(
+        "}},\n  \"rounds\": {rounds},\n  \"window_ms\": {},\n  \"warmup_ms\": {},\n  \"workers\": {WORKERS},\n  \"baseline\": {},\n  \"columns\": [{}],\n  \"rows\": [\n",
+        window.as_millis(),
+        warmup.as_millis(),
+        quote(BASELINE.name()),
+        columns
+            .iter()
+            .map(|s| quote(s.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let rows_json: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            let medians: Vec<f64> = row.rates.iter().map(|r| median(r.clone())).collect();
+            let ratios: Vec<f64> = row
+                .rates
+                .iter()
+                .map(|r| ratio(r, &row.rates[baseline]))
+                .collect();
+            let rounds: Vec<String> = row.rates.iter().map(|r| format!("[{}]", numbers(r))).collect();
+            format!(
+                "    {{\"conns\": {}, \"size\": {}, \"in_flight\": {}, \"median\": [{}], \"ratio\": [{}], \"rounds\": [{}]}}",
+                row.conns,
+                row.size,
+                row.in_flight,
+                numbers(&medians),
+                ratios
+                    .iter()
+                    .map(|x| format!("{x:.4}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                rounds.join(", ")
+            )
+        })
+        .collect();
+    out += &rows_json.join(",\n");
+    out += "\n  ]\n}\n";
+    out
+}
