@@ -1311,8 +1311,12 @@ impl<T: Timestamp> Connection<T> {
 /// together go out in one write.
 pub const SHARED_PAYLOAD: usize = 16 << 10;
 
-/// See [`output::RETAIN`]: the receive buffer follows the same rule.
-use output::RETAIN;
+/// The most the empty receive buffer keeps for the next frame. A buffer
+/// that is empty after holding more, or after handing out a larger frame,
+/// lets go of its allocation, so that a connection idle after a large
+/// message holds no buffer of that size. Small frames keep reusing a warm
+/// buffer.
+const RETAIN: usize = 16 << 10;
 
 /// `large` remembers, until the buffer empties, that it held more than
 /// [`RETAIN`]: the frames split off share its allocation, so its own

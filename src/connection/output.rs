@@ -24,13 +24,6 @@ use crate::mask::apply_mask;
 /// ping gets its own pong.
 const PONG_BACKLOG: usize = 4096;
 
-/// The most an empty buffer keeps for the next frame. A buffer that is
-/// empty after holding more, or after handing out a larger frame, lets go of
-/// its allocation, so that a connection idle after a large message holds no
-/// buffer of that size: the frame handed out keeps the allocation alive only
-/// until it is dropped. Small frames keep reusing a warm buffer.
-pub(super) const RETAIN: usize = 16 << 10;
-
 /// The queued frames of one connection.
 #[derive(Debug, Default)]
 pub(super) struct Output {
@@ -50,9 +43,6 @@ pub(super) struct Output {
     /// Bytes of the data frame being written still to go, once it has been
     /// partly handed out; 0 when the data stream starts at a frame boundary.
     in_frame: usize,
-    /// Whether `tail` held more than [`RETAIN`] bytes since it was last
-    /// empty.
-    tail_large: bool,
 }
 
 /// Pieces of the data stream ahead of the tail, never empty: runs of
@@ -115,8 +105,7 @@ impl Output {
         header.payload_len = payload.len() as u64;
         let head_len = header.encode(&mut head);
         self.tail.extend_from_slice(&head[..head_len]);
-        let run = self.tail.split().freeze();
-        self.tail_large |= run.len() > RETAIN;
+        let run = core::mem::take(&mut self.tail).freeze();
         let sealed = self.sealed.get_or_insert_default();
         sealed.len += run.len() + payload.len();
         sealed.pieces.push_back(run);
@@ -208,6 +197,9 @@ impl Output {
         } else if !self.control.is_empty() {
             let n = n.min(self.control.len());
             self.control.advance(n);
+            if self.control.is_empty() {
+                self.control = BytesMut::new();
+            }
             self.pong_at = match self.pong_at {
                 Some(at) if at as usize >= n => Some(at - n as u32),
                 _ => None,
@@ -230,7 +222,7 @@ impl Output {
     /// gives them; without a copy when only one buffer holds them.
     pub(super) fn take_all(&mut self) -> Bytes {
         if self.data_len() == 0 || (self.control.is_empty() && self.sealed.is_none()) {
-            let control = self.control.split().freeze();
+            let control = core::mem::take(&mut self.control).freeze();
             self.pong_at = None;
             self.in_frame = 0;
             return if control.is_empty() {
@@ -245,7 +237,7 @@ impl Output {
             self.in_frame -= piece.len();
             all.extend_from_slice(&piece);
         }
-        all.extend_from_slice(&self.control.split());
+        all.extend_from_slice(&core::mem::take(&mut self.control));
         self.pong_at = None;
         while self.data_len() > 0 {
             all.extend_from_slice(&self.take_front(self.front().len()));
@@ -266,7 +258,7 @@ impl Output {
         }
         if !self.control.is_empty() {
             self.pong_at = None;
-            return Some(self.control.split().freeze());
+            return Some(core::mem::take(&mut self.control).freeze());
         }
         let front = self.front();
         let (mut len, mut rest_of_frame) = (0, 0);
@@ -310,15 +302,10 @@ impl Output {
                 }
                 piece
             }
-            None => {
-                let taken = self.tail.split_to(n).freeze();
-                self.tail_large |= n > RETAIN || self.tail.capacity() > RETAIN;
-                if self.tail.is_empty() && self.tail_large {
-                    self.tail = BytesMut::new();
-                    self.tail_large = false;
-                }
-                taken
-            }
+            // All of it: the buffer itself goes, so that nothing of it
+            // stays behind once the piece is written.
+            None if n == self.tail.len() => core::mem::take(&mut self.tail).freeze(),
+            None => self.tail.split_to(n).freeze(),
         }
     }
 }

@@ -12,7 +12,7 @@ use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Worker threads of every tokio server (and of the load generator).
@@ -24,12 +24,12 @@ const TCP_CHUNK: usize = 64 << 10;
 /// A column: its name, as in the tables and on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Server {
-    /// `rfc6455::io::tokio::WebSocketStream`: `recv`, then `feed` every
-    /// message that is ready at once (`recv().now_or_never()`), then one
-    /// `flush`.
+    /// `rfc6455::io::tokio::WebSocketStream`: `recv` then `feed`; `recv`
+    /// writes what is queued once the bytes read are used up.
     OursTokio,
     /// `rfc6455::io::blocking::WebSocket`, thread per connection: `read`
-    /// then `send`.
+    /// then `write`; `read` writes what is queued once the bytes read are
+    /// used up.
     OursBlocking,
     /// The sans-IO `Connection` by hand, thread per connection: one read,
     /// every event drained, every echo queued, one write.
@@ -165,14 +165,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 async fn ours_tokio(stream: tokio::net::TcpStream) -> Result<(), BoxError> {
     use rfc6455::io::tokio::WebSocketStream;
     let mut ws = WebSocketStream::accept(stream).await?;
+    // As a user writes it: the echoes of one read leave in one write, made
+    // by `recv` before it reads again.
     while let Some(message) = ws.recv().await {
         ws.feed(message?).await?;
-        // Every message already here goes into the same write. `recv` is
-        // cancel-safe, so polling it once and dropping it loses nothing.
-        while let Some(Some(message)) = ws.recv().now_or_never() {
-            ws.feed(message?).await?;
-        }
-        ws.flush().await?;
     }
     Ok(())
 }
@@ -180,11 +176,10 @@ async fn ours_tokio(stream: tokio::net::TcpStream) -> Result<(), BoxError> {
 fn ours_blocking(stream: TcpStream) -> Result<(), BoxError> {
     use rfc6455::io::blocking::WebSocket;
     let mut ws = WebSocket::accept(stream)?;
-    // As in examples/echo_server.rs. `read` writes whatever is queued
-    // before it reads, so `write` (queue only) would be written by the next
-    // `read` anyway: the adapter writes once per message either way.
+    // As in examples/echo_server.rs: `write` only queues; `read` writes
+    // the queue once the bytes read are used up.
     while let Some(message) = ws.read()? {
-        ws.send(message)?;
+        ws.write(message)?;
     }
     Ok(())
 }

@@ -199,13 +199,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     where
         F: FnOnce(&UpgradeRequest) -> Result<Accept, Reject>,
     {
-        let mut acceptor = Acceptor::new(config, callback);
-        // Boxed: the handshake's state, its read buffer among it, lives on
-        // the heap until the handshake ends, instead of sizing every task
-        // that awaits this future (and so every idle connection) by it.
-        let answer = within(
-            config.handshake_timeout,
-            Box::pin(async {
+        // Boxed: the handshake's state (the acceptor, a read buffer, the
+        // timeout's timer) lives on the heap until the handshake ends,
+        // instead of sizing every task that awaits this future, and so
+        // every idle connection, by it.
+        let connection = Box::pin(async {
+            let mut acceptor = Acceptor::new(config, callback);
+            let answer = within(config.handshake_timeout, async {
                 let mut buf = [0u8; 4096];
                 loop {
                     let n = stream.read(&mut buf).await?;
@@ -216,13 +216,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                         return Ok(answer);
                     }
                 }
-            }),
-        )
+            })
+            .await?;
+            stream.write_all(&answer.bytes).await?;
+            stream.flush().await?;
+            answer.outcome?;
+            Ok::<_, Error>(acceptor.open())
+        })
         .await?;
-        stream.write_all(&answer.bytes).await?;
-        stream.flush().await?;
-        answer.outcome?;
-        Ok(Self::with_connection(stream, acceptor.open()))
+        Ok(Self::with_connection(stream, connection))
     }
 
     /// Runs the client handshake for `request` over a stream already
@@ -234,11 +236,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         request: ClientRequest,
         config: Config,
     ) -> Result<Self, Error> {
-        let mut connector = Connector::new(request, config)?;
         // Boxed, as in `accept_with_config`.
-        let connection = within(
-            config.handshake_timeout,
-            Box::pin(async {
+        let connection = Box::pin(async {
+            let mut connector = Connector::new(request, config)?;
+            within(config.handshake_timeout, async {
                 stream.write_all(connector.request_bytes()).await?;
                 stream.flush().await?;
                 let mut buf = [0u8; 4096];
@@ -251,8 +252,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                         return Ok(connection);
                     }
                 }
-            }),
-        )
+            })
+            .await
+        })
         .await?;
         Ok(Self::with_connection(stream, connection))
     }
