@@ -175,35 +175,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// Runs the server handshake and accepts any WebSocket request. A request
     /// that breaks a rule gets its HTTP error, a plain HTTP request gets 426;
     /// both are returned as errors.
-    pub async fn accept(stream: S) -> Result<Self, Error> {
-        Self::accept_with_config(stream, Config::default(), accept_all).await
+    ///
+    /// The future is one pointer: the handshake runs in a box that is freed
+    /// when it ends, so a task that awaits it is not made larger for the
+    /// rest of its life (an idle connection pays for its task's size).
+    pub fn accept(stream: S) -> impl Future<Output = Result<Self, Error>> {
+        Self::accept_with_config(stream, Config::default(), accept_all)
     }
 
     /// Runs the server handshake and lets `callback` decide: it sees the
     /// request (path, query, headers, offered protocols) and returns the
     /// [`Accept`] to answer with, or a [`Reject`] with any HTTP status, sent
     /// and returned as [`Error::Rejected`].
-    pub async fn accept_with<F>(stream: S, callback: F) -> Result<Self, Error>
+    pub fn accept_with<F>(stream: S, callback: F) -> impl Future<Output = Result<Self, Error>>
     where
         F: FnOnce(&UpgradeRequest) -> Result<Accept, Reject>,
     {
-        Self::accept_with_config(stream, Config::default(), callback).await
+        Self::accept_with_config(stream, Config::default(), callback)
     }
 
     /// [`accept_with`](Self::accept_with) with a [`Config`].
-    pub async fn accept_with_config<F>(
+    pub fn accept_with_config<F>(
         mut stream: S,
         config: Config,
         callback: F,
-    ) -> Result<Self, Error>
+    ) -> impl Future<Output = Result<Self, Error>>
     where
         F: FnOnce(&UpgradeRequest) -> Result<Accept, Reject>,
     {
-        // Boxed: the handshake's state (the acceptor, a read buffer, the
-        // timeout's timer) lives on the heap until the handshake ends,
-        // instead of sizing every task that awaits this future, and so
-        // every idle connection, by it.
-        let connection = Box::pin(async {
+        // Boxed: the handshake's state (the stream, the acceptor, a read
+        // buffer, the timeout's timer) lives on the heap until the
+        // handshake ends, instead of sizing every task that awaits this
+        // future, and so every idle connection, by it.
+        Box::pin(async move {
             let mut acceptor = Acceptor::new(config, callback);
             let answer = within(config.handshake_timeout, async {
                 let mut buf = [0u8; 4096];
@@ -221,25 +225,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             stream.write_all(&answer.bytes).await?;
             stream.flush().await?;
             answer.outcome?;
-            Ok::<_, Error>(acceptor.open())
+            Ok(Self::with_connection(stream, acceptor.open()))
         })
-        .await?;
-        Ok(Self::with_connection(stream, connection))
     }
 
     /// Runs the client handshake for `request` over a stream already
     /// connected to [`ClientRequest::host`] (TCP, or TLS inside it for
     /// `wss://`). A refusal is
     /// [`HandshakeError::UnexpectedStatus`](crate::handshake::HandshakeError::UnexpectedStatus).
-    pub async fn client(
+    pub fn client(
         mut stream: S,
         request: ClientRequest,
         config: Config,
-    ) -> Result<Self, Error> {
+    ) -> impl Future<Output = Result<Self, Error>> {
         // Boxed, as in `accept_with_config`.
-        let connection = Box::pin(async {
+        Box::pin(async move {
             let mut connector = Connector::new(request, config)?;
-            within(config.handshake_timeout, async {
+            let connection = within(config.handshake_timeout, async {
                 stream.write_all(connector.request_bytes()).await?;
                 stream.flush().await?;
                 let mut buf = [0u8; 4096];
@@ -253,10 +255,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                     }
                 }
             })
-            .await
+            .await?;
+            Ok(Self::with_connection(stream, connection))
         })
-        .await?;
-        Ok(Self::with_connection(stream, connection))
     }
 
     /// Wraps a stream whose opening handshake was done elsewhere (an HTTP
