@@ -2,7 +2,8 @@
 //! with each implementation over the same in-memory bytes.
 //!
 //! - ours: [`rfc6455::Connection`], fed 16 KiB at a time as a read loop
-//!   would, `poll_event` until it needs more;
+//!   would, `poll_event` until it needs more ([`ours_in_reads`] takes
+//!   another read size);
 //! - tungstenite: `WebSocket::read` over an in-memory `Read + Write`;
 //! - fastwebsockets: `WebSocket::read_frame` over an in-memory
 //!   `AsyncRead + AsyncWrite`, polled to completion without a runtime (the
@@ -35,9 +36,14 @@ pub fn client_frames(payload: &[u8], text: bool, count: usize) -> Vec<u8> {
 }
 
 /// Ours: calls `each` with every message's payload.
-pub fn ours(bytes: &[u8], mut each: impl FnMut(&[u8])) {
+pub fn ours(bytes: &[u8], each: impl FnMut(&[u8])) {
+    ours_in_reads(bytes, 16 * 1024, each)
+}
+
+/// Ours, fed `read` bytes at a time.
+pub fn ours_in_reads(bytes: &[u8], read: usize, mut each: impl FnMut(&[u8])) {
     let mut server = Connection::new(Role::Server, Config::default());
-    for chunk in bytes.chunks(16 * 1024) {
+    for chunk in bytes.chunks(read) {
         server.receive(chunk);
         while let Some(event) = server.poll_event().unwrap() {
             if let Event::Message(message) = event {
@@ -47,6 +53,18 @@ pub fn ours(bytes: &[u8], mut each: impl FnMut(&[u8])) {
                 }
             }
         }
+    }
+}
+
+/// The limit for one large frame: the same bytes copied (`copy_from_slice`)
+/// `read` bytes at a time into `into`, which is cleared first. With a
+/// fresh, empty `Vec` of enough capacity each call, its pages are new to
+/// the process, as a receive buffer's are; with the same `Vec` each call,
+/// they are warm.
+pub fn memcpy_in_reads(bytes: &[u8], read: usize, into: &mut Vec<u8>) {
+    into.clear();
+    for chunk in bytes.chunks(read) {
+        into.extend_from_slice(chunk);
     }
 }
 
