@@ -750,10 +750,64 @@ impl<T: Timestamp> Connection<T> {
         if self.close_received || self.stopped {
             return;
         }
-        if !bytes.is_empty() {
-            self.timers.bytes_without_time();
+        if bytes.is_empty() {
+            return;
         }
-        self.recv.extend_from_slice(bytes);
+        self.timers.bytes_without_time();
+        let rest = self.receive_payload(bytes);
+        self.recv.extend_from_slice(rest);
+    }
+
+    /// Takes the front of `bytes` that continues the payload of the frame
+    /// being received, and returns the rest.
+    ///
+    /// The room reserved for the payload grows in steps of what has
+    /// arrived (at least [`GROW_STEP`]), never past what the header
+    /// announced and one read more: a header that announces a length the
+    /// peer never sends reserves no more than twice what was sent, plus
+    /// 64 KiB (section 10.4), and a large frame is not moved again by the
+    /// bytes of the next one. The bytes are unmasked as they come in, while
+    /// they are still in the cache.
+    fn receive_payload<'a>(&mut self, bytes: &'a [u8]) -> &'a [u8] {
+        let Some(incoming) = self.incoming.as_mut() else {
+            return bytes;
+        };
+        // Checked against the limits when the header arrived.
+        let len = incoming.header.payload_len as usize;
+        let have = self.recv.len();
+        if have >= len {
+            return bytes;
+        }
+        let to_come = len - have;
+        let (payload, rest) = bytes.split_at(bytes.len().min(to_come));
+        if self.recv.capacity() - have < bytes.len() {
+            let step = (have * (GROW_FACTOR - 1)).max(GROW_STEP).max(payload.len());
+            // Reaching the end of the payload, leave room after it for as
+            // much as this read brought: the next frame's bytes then do not
+            // move this one to a larger buffer.
+            let room = if step >= to_come {
+                to_come + bytes.len()
+            } else {
+                step
+            };
+            // Grown as a `Vec`, to exactly that size: `BytesMut::reserve`
+            // would round up to twice the old capacity (a 16 MiB frame
+            // would end in a 32 MiB buffer, too large for the allocator to
+            // keep for the next one), and `reserve_exact` reallocates,
+            // which the allocator can do in place. The buffer starts at the
+            // payload from the first step on, so the conversions move
+            // nothing after it.
+            let mut vec = Vec::from(core::mem::take(&mut self.recv));
+            vec.reserve_exact(room);
+            self.recv = BytesMut::from(Bytes::from(vec));
+        }
+        self.recv.extend_from_slice(payload);
+        if let Some(masker) = incoming.masker.as_mut()
+            && masker.position() == have as u64
+        {
+            masker.apply(&mut self.recv[have..]);
+        }
+        rest
     }
 
     /// The transport reached end of stream. If the close handshake was not
@@ -795,6 +849,24 @@ impl<T: Timestamp> Connection<T> {
                     return Ok(None);
                 };
                 self.check_header(&header)?;
+                // The payload length was checked against the limits, which
+                // fit in memory, so it fits in usize.
+                let payload_len = header.payload_len as usize;
+                if self.recv.len() - len >= payload_len {
+                    // The whole frame is here: the common case of small
+                    // frames, taken without the bookkeeping of a payload
+                    // that arrives in pieces.
+                    let payload = self.take_frame(&header, len, payload_len)?;
+                    let event = if header.opcode.is_control() {
+                        self.complete_frame(header, payload)?
+                    } else {
+                        self.assembler.end_frame(payload)?.map(Event::Message)
+                    };
+                    if event.is_some() {
+                        return Ok(event);
+                    }
+                    continue;
+                }
                 self.recv.advance(len);
                 self.incoming = Some(Incoming {
                     masker: header.mask.map(Masker::new),
@@ -805,17 +877,20 @@ impl<T: Timestamp> Connection<T> {
             let Some(incoming) = self.incoming.as_mut() else {
                 return Ok(None);
             };
-            // The payload length was checked against the limits, which fit
-            // in memory, so it fits in usize.
             let len = incoming.header.payload_len as usize;
             let arrived = self.recv.len().min(len);
             if arrived > incoming.checked {
-                let fresh = &mut self.recv[incoming.checked..arrived];
                 if let Some(masker) = incoming.masker.as_mut() {
-                    masker.apply(fresh);
+                    // `receive` unmasks the bytes that continue a payload;
+                    // these came with its header, or before it was decoded.
+                    let unmasked = masker.position() as usize;
+                    if arrived > unmasked {
+                        masker.apply(&mut self.recv[unmasked..arrived]);
+                    }
                 }
                 if !incoming.header.opcode.is_control() {
-                    self.assembler.check(fresh)?;
+                    self.assembler
+                        .check(&self.recv[incoming.checked..arrived])?;
                 }
                 incoming.checked = arrived;
             }
@@ -830,6 +905,37 @@ impl<T: Timestamp> Connection<T> {
                 return Ok(Some(event));
             }
         }
+    }
+
+    /// Splits off a frame that is whole at the front of the receive buffer
+    /// (a `head`-byte header and a `len`-byte payload), and returns its
+    /// payload unmasked and checked.
+    #[inline]
+    fn take_frame(
+        &mut self,
+        header: &FrameHeader,
+        head: usize,
+        len: usize,
+    ) -> Result<Bytes, ProtocolError> {
+        if len == 0 {
+            // No share of the buffer for nothing.
+            self.recv.advance(head);
+            return Ok(Bytes::new());
+        }
+        // One split for header and payload; the header is then skipped in
+        // the `Bytes`, which is cheaper than advancing the buffer twice.
+        let mut frame = self.recv.split_to(head + len);
+        let payload = &mut frame[head..];
+        if let Some(key) = header.mask {
+            apply_mask(payload, key);
+        }
+        if !header.opcode.is_control() {
+            self.assembler.check(payload)?;
+        }
+        release_if_large(&mut self.recv, len, &mut self.recv_large);
+        let mut frame = frame.freeze();
+        frame.advance(head);
+        Ok(frame)
     }
 
     /// The rules that need the connection's state, checked before any of
@@ -1324,6 +1430,13 @@ const PONG_BACKLOG: usize = 4096;
 /// buffer of that size: the frame handed out keeps the allocation alive only
 /// until it is dropped. Small frames keep reusing a warm buffer.
 const RETAIN: usize = 16 << 10;
+
+/// The least room reserved at once for a payload that arrives in pieces.
+const GROW_STEP: usize = 64 << 10;
+
+/// A payload that arrives in pieces moves to a buffer this many times the
+/// size of what arrived (at most the frame, and at least [`GROW_STEP`]).
+const GROW_FACTOR: usize = 2;
 
 /// `large` remembers, until the buffer empties, that it held more than
 /// [`RETAIN`]: the frames split off share its allocation, so its own

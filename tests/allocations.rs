@@ -76,6 +76,41 @@ fn a_million_empty_fragments_cost_a_constant() {
     );
 }
 
+/// A header that announces a large payload reserves in proportion to the
+/// bytes that arrived, never the announced length (RFC 6455 section 10.4).
+#[test]
+fn an_announced_gibibyte_reserves_in_proportion_to_what_arrived() {
+    let config = Config::default()
+        .max_frame_size(2 << 30)
+        .max_message_size(2 << 30);
+    let mut server = Connection::new(Role::Server, config);
+    // 127: a 64-bit length, 1 GiB; a mask key; then 10 bytes.
+    let mut header = vec![0x82, 0xff];
+    header.extend_from_slice(&(1u64 << 30).to_be_bytes());
+    header.extend_from_slice(&[1, 2, 3, 4]);
+    let (_, peak) = counted(|| {
+        server.receive(&header);
+        server.receive(&[0; 10]);
+        assert!(matches!(server.poll_event(), Ok(None)));
+        server.receive(&[0; 10]);
+        assert!(matches!(server.poll_event(), Ok(None)));
+    });
+    assert!(peak < 100 << 10, "peak {peak} bytes for 34 bytes received");
+    // Then 4 MiB more in 64 KiB reads: the buffer holds at most about twice
+    // what arrived, plus a read.
+    let read = vec![0u8; 64 << 10];
+    let (_, peak) = counted(|| {
+        for _ in 0..64 {
+            server.receive(&read);
+            assert!(matches!(server.poll_event(), Ok(None)));
+        }
+    });
+    assert!(
+        peak <= (2 * (4 << 20) + (128 << 10)) as i64,
+        "peak {peak} bytes for 4 MiB received"
+    );
+}
+
 #[test]
 fn an_idle_connection_allocates_nothing() {
     let (allocations, _) = counted(|| {

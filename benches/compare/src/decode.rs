@@ -22,7 +22,14 @@ use rfc6455::{Config, Connection, Event, Message, Role};
 /// What a client sends: `count` messages of `payload`, masked, one frame
 /// each.
 pub fn client_frames(payload: &[u8], text: bool, count: usize) -> Vec<u8> {
-    let mut client = Connection::new(Role::Client, Config::default());
+    client_fragments(payload, text, count, payload.len())
+}
+
+/// What a client sends: `count` messages of `payload`, masked, in frames
+/// of at most `frame` bytes.
+pub fn client_fragments(payload: &[u8], text: bool, count: usize, frame: usize) -> Vec<u8> {
+    let config = Config::default().send_frame_size(frame.max(1));
+    let mut client = Connection::new(Role::Client, config);
     for _ in 0..count {
         if text {
             client
