@@ -427,9 +427,12 @@ impl fmt::Debug for Keys {
 /// An idle connection holds no heap memory: the receive, message and send
 /// buffers start empty and grow with what arrives or is queued, so it costs
 /// its own size, about 480 bytes on 64-bit targets (120 of them the timers'
-/// durations and clock, 40 the `deflate` feature's). While a frame arrives,
-/// the receive buffer holds at most that frame (its header is checked
-/// against the limits first). A received
+/// durations and clock, 40 the `deflate` feature's). The receive buffer is
+/// let go as soon as every byte in it was consumed, unless it is at most 256
+/// bytes, so a connection between messages holds at most that. While a frame arrives, the receive buffer holds at
+/// most that frame and the rest of the last read (its header is checked
+/// against the limits first), and grows with what arrived, never to the
+/// length the header announced before the bytes are there. A received
 /// unfragmented payload is handed out as a [`Bytes`] split from the receive
 /// buffer, without a copy.
 ///
@@ -481,9 +484,10 @@ pub struct Connection<
     /// is the last frame there: past [`PONG_BACKLOG`] a newer ping's pong
     /// replaces it (section 5.5.3), so a ping flood cannot grow the queue.
     pong_at: Option<u32>,
-    /// Whether `recv` or `data` held more than [`RETAIN`] bytes since they
-    /// were last empty.
+    /// Whether the allocation of `recv` may be larger than [`KEEP_IDLE`].
     recv_large: bool,
+    /// Whether `data` held more than [`RETAIN`] bytes since it was last
+    /// empty.
     data_large: bool,
     keys: Keys,
     /// The kind of the fragmented message being sent, and its text check.
@@ -756,6 +760,9 @@ impl<T: Timestamp> Connection<T> {
         self.timers.bytes_without_time();
         let rest = self.receive_payload(bytes);
         self.recv.extend_from_slice(rest);
+        // The buffer starts at the first unconsumed byte: an allocation
+        // made by this call is at most its capacity.
+        self.recv_large |= self.recv.capacity() > KEEP_IDLE;
     }
 
     /// Takes the front of `bytes` that continues the payload of the frame
@@ -899,8 +906,7 @@ impl<T: Timestamp> Connection<T> {
             }
             let header = incoming.header;
             self.incoming = None;
-            let payload = self.recv.split_to(len).freeze();
-            release_if_large(&mut self.recv, len, &mut self.recv_large);
+            let payload = self.split_front(len).freeze();
             if let Some(event) = self.complete_frame(header, payload)? {
                 return Ok(Some(event));
             }
@@ -919,12 +925,17 @@ impl<T: Timestamp> Connection<T> {
     ) -> Result<Bytes, ProtocolError> {
         if len == 0 {
             // No share of the buffer for nothing.
-            self.recv.advance(head);
+            if head == self.recv.len() && self.recv_large {
+                self.recv_large = false;
+                self.recv = BytesMut::new();
+            } else {
+                self.recv.advance(head);
+            }
             return Ok(Bytes::new());
         }
         // One split for header and payload; the header is then skipped in
         // the `Bytes`, which is cheaper than advancing the buffer twice.
-        let mut frame = self.recv.split_to(head + len);
+        let mut frame = self.split_front(head + len);
         let payload = &mut frame[head..];
         if let Some(key) = header.mask {
             apply_mask(payload, key);
@@ -932,10 +943,25 @@ impl<T: Timestamp> Connection<T> {
         if !header.opcode.is_control() {
             self.assembler.check(payload)?;
         }
-        release_if_large(&mut self.recv, len, &mut self.recv_large);
         let mut frame = frame.freeze();
         frame.advance(head);
         Ok(frame)
+    }
+
+    /// The first `n` received bytes. When they are all there is and the
+    /// buffer is larger than [`KEEP_IDLE`], the buffer itself goes, and the
+    /// connection holds no receive buffer until bytes arrive again; the
+    /// frame handed out keeps only its own read's allocation alive. A tiny
+    /// buffer stays, to be reused by the next read once its frames are
+    /// dropped.
+    #[inline]
+    fn split_front(&mut self, n: usize) -> BytesMut {
+        if n == self.recv.len() && self.recv_large {
+            self.recv_large = false;
+            core::mem::take(&mut self.recv)
+        } else {
+            self.recv.split_to(n)
+        }
     }
 
     /// The rules that need the connection's state, checked before any of
@@ -1430,6 +1456,11 @@ const PONG_BACKLOG: usize = 4096;
 /// buffer of that size: the frame handed out keeps the allocation alive only
 /// until it is dropped. Small frames keep reusing a warm buffer.
 const RETAIN: usize = 16 << 10;
+
+/// The largest receive buffer kept once every byte in it was consumed: a
+/// connection between messages holds at most this much, and messages this
+/// small are received without an allocation per read.
+const KEEP_IDLE: usize = 256;
 
 /// The least room reserved at once for a payload that arrives in pieces.
 const GROW_STEP: usize = 64 << 10;
