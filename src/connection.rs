@@ -804,7 +804,7 @@ impl<T: Timestamp> Connection<T> {
             // which the allocator can do in place. The buffer starts at the
             // payload from the first step on, so the conversions move
             // nothing after it.
-            let mut vec = Vec::from(core::mem::take(&mut self.recv));
+            let mut vec = alloc::vec::Vec::from(core::mem::take(&mut self.recv));
             vec.reserve_exact(room);
             self.recv = BytesMut::from(Bytes::from(vec));
         }
