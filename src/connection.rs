@@ -428,11 +428,12 @@ impl fmt::Debug for Keys {
 /// buffers start empty and grow with what arrives or is queued, so it costs
 /// its own size, about 480 bytes on 64-bit targets (120 of them the timers'
 /// durations and clock, 40 the `deflate` feature's). The receive buffer is
-/// let go as soon as every byte in it was consumed, unless it is at most 256
-/// bytes, so a connection between messages holds at most that. While a frame arrives, the receive buffer holds at
-/// most that frame and the rest of the last read (its header is checked
-/// against the limits first), and grows with what arrived, never to the
-/// length the header announced before the bytes are there. A received
+/// let go as soon as every byte in it was consumed, unless it is at most
+/// 256 bytes, so a connection between messages holds at most that. While a
+/// frame arrives, the receive buffer holds at most that frame and the rest
+/// of the last read (its header is checked against the limits first), and
+/// grows with what arrived, never to the length the header announced before
+/// the bytes are there (section 10.4). A received
 /// unfragmented payload is handed out as a [`Bytes`] split from the receive
 /// buffer, without a copy.
 ///
@@ -771,8 +772,8 @@ impl<T: Timestamp> Connection<T> {
     /// The room reserved for the payload grows in steps of what has
     /// arrived (at least [`GROW_STEP`]), never past what the header
     /// announced and one read more: a header that announces a length the
-    /// peer never sends reserves no more than twice what was sent, plus
-    /// 64 KiB (section 10.4), and a large frame is not moved again by the
+    /// peer never sends reserves at most twice what arrived, plus 64 KiB and
+    /// one read (section 10.4), and a large frame is not moved again by the
     /// bytes of the next one. The bytes are unmasked as they come in, while
     /// they are still in the cache.
     fn receive_payload<'a>(&mut self, bytes: &'a [u8]) -> &'a [u8] {
