@@ -429,9 +429,13 @@ impl fmt::Debug for Keys {
 /// An idle connection holds no heap memory: the receive, message and send
 /// buffers start empty and grow with what arrives or is queued, so it costs
 /// its own size, about 480 bytes on 64-bit targets (120 of them the timers'
-/// durations and clock, 40 the `deflate` feature's). While a frame arrives,
-/// the receive buffer holds at most that frame (its header is checked
-/// against the limits first). A received
+/// durations and clock, 40 the `deflate` feature's). The receive buffer is
+/// let go as soon as every byte in it was consumed, unless it is at most
+/// 256 bytes, so a connection between messages holds at most that. While a
+/// frame arrives, the receive buffer holds at most that frame and the rest
+/// of the last read (its header is checked against the limits first), and
+/// grows with what arrived, never to the length the header announced before
+/// the bytes are there (section 10.4). A received
 /// unfragmented payload is handed out as a [`Bytes`] split from the receive
 /// buffer, without a copy.
 ///
@@ -473,8 +477,7 @@ pub struct Connection<
     assembler: Assembler,
     /// The queued control and data frames (and this end's own close).
     out: Output,
-    /// Whether `recv` held more than [`RETAIN`] bytes since it was last
-    /// empty.
+    /// Whether the allocation of `recv` may be larger than [`KEEP_IDLE`].
     recv_large: bool,
     keys: Keys,
     /// The kind of the fragmented message being sent, and its text check.
@@ -737,10 +740,67 @@ impl<T: Timestamp> Connection<T> {
         if self.close_received || self.stopped {
             return;
         }
-        if !bytes.is_empty() {
-            self.timers.bytes_without_time();
+        if bytes.is_empty() {
+            return;
         }
-        self.recv.extend_from_slice(bytes);
+        self.timers.bytes_without_time();
+        let rest = self.receive_payload(bytes);
+        self.recv.extend_from_slice(rest);
+        // The buffer starts at the first unconsumed byte: an allocation
+        // made by this call is at most its capacity.
+        self.recv_large |= self.recv.capacity() > KEEP_IDLE;
+    }
+
+    /// Takes the front of `bytes` that continues the payload of the frame
+    /// being received, and returns the rest.
+    ///
+    /// The room reserved for the payload grows in steps of what has
+    /// arrived (at least [`GROW_STEP`]), never past what the header
+    /// announced and one read more: a header that announces a length the
+    /// peer never sends reserves at most twice what arrived, plus 64 KiB and
+    /// one read (section 10.4), and a large frame is not moved again by the
+    /// bytes of the next one. The bytes are unmasked as they come in, while
+    /// they are still in the cache.
+    fn receive_payload<'a>(&mut self, bytes: &'a [u8]) -> &'a [u8] {
+        let Some(incoming) = self.incoming.as_mut() else {
+            return bytes;
+        };
+        // Checked against the limits when the header arrived.
+        let len = incoming.header.payload_len as usize;
+        let have = self.recv.len();
+        if have >= len {
+            return bytes;
+        }
+        let to_come = len - have;
+        let (payload, rest) = bytes.split_at(bytes.len().min(to_come));
+        if self.recv.capacity() - have < bytes.len() {
+            let step = (have * (GROW_FACTOR - 1)).max(GROW_STEP).max(payload.len());
+            // Reaching the end of the payload, leave room after it for as
+            // much as this read brought: the next frame's bytes then do not
+            // move this one to a larger buffer.
+            let room = if step >= to_come {
+                to_come + bytes.len()
+            } else {
+                step
+            };
+            // Grown as a `Vec`, to exactly that size: `BytesMut::reserve`
+            // would round up to twice the old capacity (a 16 MiB frame
+            // would end in a 32 MiB buffer, too large for the allocator to
+            // keep for the next one), and `reserve_exact` reallocates,
+            // which the allocator can do in place. The buffer starts at the
+            // payload from the first step on, so the conversions move
+            // nothing after it.
+            let mut vec = alloc::vec::Vec::from(core::mem::take(&mut self.recv));
+            vec.reserve_exact(room);
+            self.recv = BytesMut::from(Bytes::from(vec));
+        }
+        self.recv.extend_from_slice(payload);
+        if let Some(masker) = incoming.masker.as_mut()
+            && masker.position() == have as u64
+        {
+            masker.apply(&mut self.recv[have..]);
+        }
+        rest
     }
 
     /// The transport reached end of stream. If the close handshake was not
@@ -782,6 +842,24 @@ impl<T: Timestamp> Connection<T> {
                     return Ok(None);
                 };
                 self.check_header(&header)?;
+                // The payload length was checked against the limits, which
+                // fit in memory, so it fits in usize.
+                let payload_len = header.payload_len as usize;
+                if self.recv.len() - len >= payload_len {
+                    // The whole frame is here: the common case of small
+                    // frames, taken without the bookkeeping of a payload
+                    // that arrives in pieces.
+                    let payload = self.take_frame(&header, len, payload_len)?;
+                    let event = if header.opcode.is_control() {
+                        self.complete_frame(header, payload)?
+                    } else {
+                        self.assembler.end_frame(payload)?.map(Event::Message)
+                    };
+                    if event.is_some() {
+                        return Ok(event);
+                    }
+                    continue;
+                }
                 self.recv.advance(len);
                 self.incoming = Some(Incoming {
                     masker: header.mask.map(Masker::new),
@@ -792,17 +870,20 @@ impl<T: Timestamp> Connection<T> {
             let Some(incoming) = self.incoming.as_mut() else {
                 return Ok(None);
             };
-            // The payload length was checked against the limits, which fit
-            // in memory, so it fits in usize.
             let len = incoming.header.payload_len as usize;
             let arrived = self.recv.len().min(len);
             if arrived > incoming.checked {
-                let fresh = &mut self.recv[incoming.checked..arrived];
                 if let Some(masker) = incoming.masker.as_mut() {
-                    masker.apply(fresh);
+                    // `receive` unmasks the bytes that continue a payload;
+                    // these came with its header, or before it was decoded.
+                    let unmasked = masker.position() as usize;
+                    if arrived > unmasked {
+                        masker.apply(&mut self.recv[unmasked..arrived]);
+                    }
                 }
                 if !incoming.header.opcode.is_control() {
-                    self.assembler.check(fresh)?;
+                    self.assembler
+                        .check(&self.recv[incoming.checked..arrived])?;
                 }
                 incoming.checked = arrived;
             }
@@ -811,11 +892,61 @@ impl<T: Timestamp> Connection<T> {
             }
             let header = incoming.header;
             self.incoming = None;
-            let payload = self.recv.split_to(len).freeze();
-            release_if_large(&mut self.recv, len, &mut self.recv_large);
+            let payload = self.split_front(len).freeze();
             if let Some(event) = self.complete_frame(header, payload)? {
                 return Ok(Some(event));
             }
+        }
+    }
+
+    /// Splits off a frame that is whole at the front of the receive buffer
+    /// (a `head`-byte header and a `len`-byte payload), and returns its
+    /// payload unmasked and checked.
+    #[inline]
+    fn take_frame(
+        &mut self,
+        header: &FrameHeader,
+        head: usize,
+        len: usize,
+    ) -> Result<Bytes, ProtocolError> {
+        if len == 0 {
+            // No share of the buffer for nothing.
+            if head == self.recv.len() && self.recv_large {
+                self.recv_large = false;
+                self.recv = BytesMut::new();
+            } else {
+                self.recv.advance(head);
+            }
+            return Ok(Bytes::new());
+        }
+        // One split for header and payload; the header is then skipped in
+        // the `Bytes`, which is cheaper than advancing the buffer twice.
+        let mut frame = self.split_front(head + len);
+        let payload = &mut frame[head..];
+        if let Some(key) = header.mask {
+            apply_mask(payload, key);
+        }
+        if !header.opcode.is_control() {
+            self.assembler.check(payload)?;
+        }
+        let mut frame = frame.freeze();
+        frame.advance(head);
+        Ok(frame)
+    }
+
+    /// The first `n` received bytes. When they are all there is and the
+    /// buffer is larger than [`KEEP_IDLE`], the buffer itself goes, and the
+    /// connection holds no receive buffer until bytes arrive again; the
+    /// frame handed out keeps only its own read's allocation alive. A tiny
+    /// buffer stays, to be reused by the next read once its frames are
+    /// dropped.
+    #[inline]
+    fn split_front(&mut self, n: usize) -> BytesMut {
+        if n == self.recv.len() && self.recv_large {
+            self.recv_large = false;
+            core::mem::take(&mut self.recv)
+        } else {
+            self.recv.split_to(n)
         }
     }
 
@@ -1311,23 +1442,17 @@ impl<T: Timestamp> Connection<T> {
 /// together go out in one write.
 pub const SHARED_PAYLOAD: usize = 16 << 10;
 
-/// The most the empty receive buffer keeps for the next frame. A buffer
-/// that is empty after holding more, or after handing out a larger frame,
-/// lets go of its allocation, so that a connection idle after a large
-/// message holds no buffer of that size. Small frames keep reusing a warm
-/// buffer.
-const RETAIN: usize = 16 << 10;
+/// The largest receive buffer kept once every byte in it was consumed: a
+/// connection between messages holds at most this much, and messages this
+/// small are received without an allocation per read.
+const KEEP_IDLE: usize = 256;
 
-/// `large` remembers, until the buffer empties, that it held more than
-/// [`RETAIN`]: the frames split off share its allocation, so its own
-/// capacity no longer tells.
-fn release_if_large(buffer: &mut BytesMut, handed_out: usize, large: &mut bool) {
-    *large |= handed_out > RETAIN || buffer.capacity() > RETAIN;
-    if buffer.is_empty() && *large {
-        *buffer = BytesMut::new();
-        *large = false;
-    }
-}
+/// The least room reserved at once for a payload that arrives in pieces.
+const GROW_STEP: usize = 64 << 10;
+
+/// A payload that arrives in pieces moves to a buffer this many times the
+/// size of what arrived (at most the frame, and at least [`GROW_STEP`]).
+const GROW_FACTOR: usize = 2;
 
 /// A close payload: the code, big-endian, then at most 123 bytes of reason.
 fn close_payload(code: CloseCode, reason: &str) -> ([u8; 125], usize) {

@@ -189,10 +189,57 @@ impl FrameHeader {
     /// claimed; any other bit set is [`FrameError::ReservedBitsSet`]. Errors
     /// are reported as soon as the bytes that show them are present, even if
     /// the header is not complete yet.
+    #[inline]
     pub fn decode(buf: &[u8], allowed_rsv: Rsv) -> Result<HeaderStatus, FrameError> {
-        let Some(&first) = buf.first() else {
-            return Ok(HeaderStatus::Partial { needed: 2 });
+        let (first, second) = match *buf {
+            [first, second, ..] => (first, second),
+            [first] => {
+                Self::check_first(first, allowed_rsv)?;
+                return Ok(HeaderStatus::Partial { needed: 2 });
+            }
+            [] => return Ok(HeaderStatus::Partial { needed: 2 }),
         };
+        let (fin, rsv, opcode) = Self::check_first(first, allowed_rsv)?;
+        let masked = second & 0x80 != 0;
+        let len7 = second & 0x7F;
+        if opcode.is_control() && u64::from(len7) > MAX_CONTROL_PAYLOAD {
+            return Err(FrameError::ControlFrameTooLong);
+        }
+        let extended = match len7 {
+            126 => 2,
+            127 => 8,
+            _ => 0,
+        };
+        let key_at = 2 + extended;
+        let needed = key_at + if masked { 4 } else { 0 };
+        if buf.len() < needed {
+            // Report a bad length as soon as its bytes are in.
+            if buf.len() >= key_at {
+                Self::extended_length(len7, &buf[2..key_at])?;
+            }
+            return Ok(HeaderStatus::Partial { needed });
+        }
+        let payload_len = Self::extended_length(len7, &buf[2..key_at])?;
+        let mask = match buf.get(key_at..key_at + 4) {
+            Some(&[a, b, c, d]) if masked => Some([a, b, c, d]),
+            _ => None,
+        };
+        Ok(HeaderStatus::Complete {
+            header: FrameHeader {
+                fin,
+                rsv,
+                opcode,
+                mask,
+                payload_len,
+            },
+            len: needed,
+        })
+    }
+
+    /// The rules the first byte alone shows: FIN, the RSV bits and the
+    /// opcode.
+    #[inline]
+    fn check_first(first: u8, allowed_rsv: Rsv) -> Result<(bool, Rsv, OpCode), FrameError> {
         let fin = first & 0x80 != 0;
         let rsv = Rsv::from_bits(first >> 4);
         // Section 5.2: "If an unknown opcode is received, the receiving
@@ -208,45 +255,11 @@ impl FrameHeader {
         if opcode.is_control() && !fin {
             return Err(FrameError::FragmentedControlFrame);
         }
-        let Some(&second) = buf.get(1) else {
-            return Ok(HeaderStatus::Partial { needed: 2 });
-        };
-        let masked = second & 0x80 != 0;
-        let len7 = second & 0x7F;
-        if opcode.is_control() && u64::from(len7) > MAX_CONTROL_PAYLOAD {
-            return Err(FrameError::ControlFrameTooLong);
-        }
-        let extended = match len7 {
-            126 => 2,
-            127 => 8,
-            _ => 0,
-        };
-        let needed = 2 + extended + if masked { 4 } else { 0 };
-        if buf.len() < needed {
-            // Report a bad length as soon as its bytes are in.
-            if buf.len() >= 2 + extended {
-                Self::extended_length(len7, &buf[2..2 + extended])?;
-            }
-            return Ok(HeaderStatus::Partial { needed });
-        }
-        let payload_len = Self::extended_length(len7, &buf[2..2 + extended])?;
-        let mask = masked.then(|| {
-            let at = 2 + extended;
-            [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]
-        });
-        Ok(HeaderStatus::Complete {
-            header: FrameHeader {
-                fin,
-                rsv,
-                opcode,
-                mask,
-                payload_len,
-            },
-            len: needed,
-        })
+        Ok((fin, rsv, opcode))
     }
 
     /// The payload length from the 7-bit field and the extended bytes.
+    #[inline]
     fn extended_length(len7: u8, extended: &[u8]) -> Result<u64, FrameError> {
         match *extended {
             [] => Ok(u64::from(len7)),

@@ -483,6 +483,7 @@ impl Assembler {
     /// Takes the whole, unmasked payload of the current frame, already given
     /// to [`check`](Self::check), and returns the message if this frame ended
     /// it.
+    #[inline]
     pub fn end_frame(&mut self, payload: Bytes) -> Result<Option<Message>, MessageError> {
         let Some(kind) = self.open else {
             debug_assert!(false, "end_frame without begin_frame");
@@ -509,6 +510,18 @@ impl Assembler {
                     Message::Text(Utf8Bytes::from_validated(data))
                 }
                 DataKind::Binary => Message::Binary(data),
+            }));
+        }
+        if self.fin && self.first.is_none() && self.rest.is_empty() {
+            // A message in one frame, the common case: handed out as is.
+            self.open = None;
+            return Ok(Some(match kind {
+                DataKind::Text => {
+                    // Section 8.1: text ending inside a sequence is invalid.
+                    self.utf8.finish()?;
+                    Message::Text(Utf8Bytes::from_validated(payload))
+                }
+                DataKind::Binary => Message::Binary(payload),
             }));
         }
         if self.first.is_none() && self.rest.is_empty() {

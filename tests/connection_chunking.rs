@@ -92,3 +92,53 @@ proptest! {
         prop_assert_eq!(events_of(&chunks), events_of(&[&wire]));
     }
 }
+
+/// Binary messages of the given lengths, one frame each, and their payloads.
+fn large_stream(lens: &[usize], seed: u8) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let mut wire = Vec::new();
+    let mut payloads = Vec::new();
+    for (n, &len) in lens.iter().enumerate() {
+        let payload: Vec<u8> = (0..len)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed ^ n as u8))
+            .collect();
+        wire.extend(client_frame(true, OpCode::Binary, &payload));
+        payloads.push(payload);
+    }
+    (wire, payloads)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Payloads large enough for the receive buffer to grow in steps,
+    /// cut anywhere, and sometimes given in several `receive` calls before
+    /// the next `poll_event`: every payload comes out as sent.
+    #[test]
+    fn large_payloads_in_any_chunking_come_out_as_sent(
+        lens in proptest::collection::vec(prop_oneof![0usize..300, 60_000usize..300_000], 1..4),
+        cuts in proptest::collection::vec((any::<prop::sample::Index>(), any::<bool>()), 0..40),
+        seed: u8,
+    ) {
+        let (wire, payloads) = large_stream(&lens, seed);
+        let mut cuts: Vec<(usize, bool)> =
+            cuts.iter().map(|(c, poll)| (c.index(wire.len() + 1), *poll)).collect();
+        cuts.sort_unstable();
+        let mut server = Connection::new(Role::Server, Config::default());
+        let mut got = Vec::new();
+        let mut start = 0;
+        for (cut, poll) in cuts.into_iter().chain([(wire.len(), true)]) {
+            server.receive(&wire[start..cut]);
+            start = cut;
+            if poll {
+                let (events, error) = drain(&mut server);
+                prop_assert_eq!(error, None);
+                got.extend(events);
+            }
+        }
+        let expected: Vec<Event> = payloads
+            .into_iter()
+            .map(|p| Event::Message(rfc6455::Message::binary(p)))
+            .collect();
+        prop_assert_eq!(got, expected);
+    }
+}

@@ -2,7 +2,8 @@
 //! with each implementation over the same in-memory bytes.
 //!
 //! - ours: [`rfc6455::Connection`], fed 16 KiB at a time as a read loop
-//!   would, `poll_event` until it needs more;
+//!   would, `poll_event` until it needs more ([`ours_in_reads`] takes
+//!   another read size);
 //! - tungstenite: `WebSocket::read` over an in-memory `Read + Write`;
 //! - fastwebsockets: `WebSocket::read_frame` over an in-memory
 //!   `AsyncRead + AsyncWrite`, polled to completion without a runtime (the
@@ -21,7 +22,14 @@ use rfc6455::{Config, Connection, Event, Message, Role};
 /// What a client sends: `count` messages of `payload`, masked, one frame
 /// each.
 pub fn client_frames(payload: &[u8], text: bool, count: usize) -> Vec<u8> {
-    let mut client = Connection::new(Role::Client, Config::default());
+    client_fragments(payload, text, count, payload.len())
+}
+
+/// What a client sends: `count` messages of `payload`, masked, in frames
+/// of at most `frame` bytes.
+pub fn client_fragments(payload: &[u8], text: bool, count: usize, frame: usize) -> Vec<u8> {
+    let config = Config::default().send_frame_size(frame.max(1));
+    let mut client = Connection::new(Role::Client, config);
     for _ in 0..count {
         if text {
             client
@@ -35,9 +43,14 @@ pub fn client_frames(payload: &[u8], text: bool, count: usize) -> Vec<u8> {
 }
 
 /// Ours: calls `each` with every message's payload.
-pub fn ours(bytes: &[u8], mut each: impl FnMut(&[u8])) {
+pub fn ours(bytes: &[u8], each: impl FnMut(&[u8])) {
+    ours_in_reads(bytes, 16 * 1024, each)
+}
+
+/// Ours, fed `read` bytes at a time.
+pub fn ours_in_reads(bytes: &[u8], read: usize, mut each: impl FnMut(&[u8])) {
     let mut server = Connection::new(Role::Server, Config::default());
-    for chunk in bytes.chunks(16 * 1024) {
+    for chunk in bytes.chunks(read) {
         server.receive(chunk);
         while let Some(event) = server.poll_event().unwrap() {
             if let Event::Message(message) = event {
@@ -47,6 +60,18 @@ pub fn ours(bytes: &[u8], mut each: impl FnMut(&[u8])) {
                 }
             }
         }
+    }
+}
+
+/// The limit for one large frame: the same bytes copied (`copy_from_slice`)
+/// `read` bytes at a time into `into`, which is cleared first. With a
+/// fresh, empty `Vec` of enough capacity each call, its pages are new to
+/// the process, as a receive buffer's are; with the same `Vec` each call,
+/// they are warm.
+pub fn memcpy_in_reads(bytes: &[u8], read: usize, into: &mut Vec<u8>) {
+    into.clear();
+    for chunk in bytes.chunks(read) {
+        into.extend_from_slice(chunk);
     }
 }
 

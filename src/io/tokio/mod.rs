@@ -11,6 +11,7 @@ mod tls;
 
 use std::future::{Future, poll_fn};
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
@@ -532,13 +533,15 @@ fn poll_write_pieces<W: AsyncWrite + ?Sized>(
 
 /// Reads once into a stack buffer; gives the bytes to `feed` (empty for end
 /// of stream) in the same poll, so nothing read is ever held across polls.
+/// The buffer is left uninitialized: `ReadBuf` hands out only the bytes the
+/// read filled, so the 8 KiB need no zeroing on every poll.
 fn poll_read_once<R: AsyncRead + ?Sized>(
     io: Pin<&mut R>,
     cx: &mut Context<'_>,
     feed: impl FnOnce(&[u8]),
 ) -> Poll<io::Result<()>> {
-    let mut buf = [0u8; READ_CHUNK];
-    let mut read = ReadBuf::new(&mut buf);
+    let mut buf = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+    let mut read = ReadBuf::uninit(&mut buf);
     ready!(io.poll_read(cx, &mut read))?;
     feed(read.filled());
     Poll::Ready(Ok(()))
