@@ -23,7 +23,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rfc6455_compare::decode::{
-    client_fragments, client_frames, fastwebsockets, memcpy_in_reads, ours, ours_in_reads, tungstenite,
+    client_fragments, client_frames, fastwebsockets, memcpy_in_reads, ours, ours_in_reads,
+    tungstenite,
 };
 use rfc6455_compare::{BoxedPass, Interleaved, Pass};
 
@@ -106,7 +107,9 @@ fn large_frame() {
     const LEN: usize = 16 << 20;
     const READ: usize = 64 << 10;
     let payload = pattern(LEN);
-    println!("| 16 MiB message, 64 KiB reads | ours GiB/s | memcpy fresh GiB/s | memcpy reused GiB/s | ours/memcpy fresh | ours/memcpy reused |");
+    println!(
+        "| 16 MiB message, 64 KiB reads | ours GiB/s | memcpy fresh GiB/s | memcpy reused GiB/s | ours/memcpy fresh | ours/memcpy reused |"
+    );
     println!("|---|---:|---:|---:|---:|---:|");
     for (label, frame) in [("one frame", LEN), ("64 KiB frames", 64 << 10)] {
         let bytes = client_fragments(&payload, false, 1, frame);
@@ -148,8 +151,6 @@ fn large_frame() {
 }
 
 fn ratios() {
-    println!("{}", rfc6455_compare::cpu());
-    println!();
     println!("| payload | ours frames/s | ours/tungstenite | ours/fastwebsockets |");
     println!("|---|---:|---:|---:|");
     for (label, payload, text, count) in cases() {
@@ -169,6 +170,7 @@ fn ratios() {
 }
 
 fn decoding(c: &mut Criterion) {
+    rfc6455_compare::machine::print();
     ratios();
     large_frame();
     if std::env::var_os("DECODE_TABLES_ONLY").is_some() {

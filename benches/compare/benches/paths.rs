@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use rfc6455::mask::{Path, apply_mask_with};
 use rfc6455_compare::{
-    ALIGNMENTS, BoxedPass, Buffer, Interleaved, KEY, Pass, SIZES, cpu, limit, ours, peers,
+    ALIGNMENTS, BoxedPass, Buffer, Interleaved, KEY, Pass, SIZES, limit, ours, peers,
 };
 
 fn main() {
@@ -40,7 +40,7 @@ fn main() {
             }
         }
     }
-    println!("CPU: {}", cpu());
+    rfc6455_compare::machine::print();
     println!("forced paths agree with the byte loop; timing, in turns");
     println!();
 

@@ -13,8 +13,7 @@
 use std::time::Duration;
 
 use rfc6455_compare::{
-    ALIGNMENTS, BoxedPass, Buffer, Interleaved, KEY, Pass, SIZES, check_maskers, cpu, limit,
-    maskers,
+    ALIGNMENTS, BoxedPass, Buffer, Interleaved, KEY, Pass, SIZES, check_maskers, limit, maskers,
 };
 
 fn main() {
@@ -26,8 +25,7 @@ fn main() {
     check_maskers();
     println!("maskers agree with the byte loop; timing, in turns");
     println!();
-    println!("CPU: {}", cpu());
-    println!();
+    rfc6455_compare::machine::print();
 
     let maskers = maskers();
     let limits = limit::available();

@@ -13,7 +13,10 @@ fn deliver(conn: &mut Connection, bytes: &[u8]) -> Message {
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().unwrap()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().unwrap())
+        .collect();
     let payload: Vec<u8> = (0..args[0]).map(|i| (i * 7) as u8).collect();
     let mut client = Connection::new(Role::Client, Config::default());
     let mut server = Connection::new(Role::Server, Config::default());

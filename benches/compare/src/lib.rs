@@ -179,30 +179,3 @@ fn median(mut values: Vec<f64>) -> f64 {
         (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
 }
-
-/// The CPU's model name and vector extensions, for the report.
-pub fn cpu() -> String {
-    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = info
-        .lines()
-        .find(|line| line.starts_with("model name"))
-        .and_then(|line| line.split(':').nth(1))
-        .map(str::trim)
-        .unwrap_or("unknown CPU")
-        .to_string();
-    let mut features = Vec::new();
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            features.push("AVX2");
-        }
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            features.push("AVX-512F");
-        }
-    }
-    if features.is_empty() {
-        model
-    } else {
-        format!("{model} ({})", features.join(", "))
-    }
-}
