@@ -1,0 +1,351 @@
+//! What a connection receives: bytes in, frames checked and unmasked,
+//! events out (RFC 6455 sections 5.1 to 5.5 and 10.4).
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::{Connection, Event, ProtocolError, Role};
+use crate::close::{CloseCode, CloseFrame};
+use crate::frame::{FrameError, FrameHeader, HeaderStatus, OpCode, Rsv};
+use crate::mask::{Masker, apply_mask};
+use crate::message::Assembler;
+use crate::time::Timestamp;
+
+/// The frame whose payload is arriving.
+#[derive(Debug)]
+pub(super) struct Incoming {
+    header: FrameHeader,
+    /// Unmasks the payload as it arrives; `None` for unmasked frames.
+    masker: Option<Masker>,
+    /// Payload bytes at the front of the receive buffer already unmasked and
+    /// checked.
+    checked: usize,
+}
+
+/// The largest receive buffer kept once every byte in it was consumed: a
+/// connection between messages holds at most this much, and messages this
+/// small are received without an allocation per read.
+const KEEP_IDLE: usize = 256;
+
+/// The least room reserved at once for a payload that arrives in pieces.
+const GROW_STEP: usize = 64 << 10;
+
+/// A payload that arrives in pieces moves to a buffer this many times the
+/// size of what arrived (at most the frame, and at least [`GROW_STEP`]).
+const GROW_FACTOR: usize = 2;
+
+impl<T: Timestamp> Connection<T> {
+    /// Takes bytes read from the transport. Call [`poll_event`](Self::poll_event)
+    /// after each call: bytes are parsed there. Bytes that arrive after the
+    /// peer's close or after a failure are dropped.
+    ///
+    /// With timers on, prefer [`receive_at`](Self::receive_at): bytes given
+    /// here count for the idle and keepalive timers as arriving at the next
+    /// time the connection is given.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        if self.close_received || self.stopped {
+            return;
+        }
+        if bytes.is_empty() {
+            return;
+        }
+        self.timers.bytes_without_time();
+        let rest = self.receive_payload(bytes);
+        self.recv.extend_from_slice(rest);
+        // The buffer starts at the first unconsumed byte: an allocation
+        // made by this call is at most its capacity.
+        self.recv_large |= self.recv.capacity() > KEEP_IDLE;
+    }
+
+    /// Takes the front of `bytes` that continues the payload of the frame
+    /// being received, and returns the rest.
+    ///
+    /// The room reserved for the payload grows in steps of what has
+    /// arrived (at least [`GROW_STEP`]), never past what the header
+    /// announced and one read more: a header that announces a length the
+    /// peer never sends reserves at most twice what arrived, plus 64 KiB and
+    /// one read (section 10.4), and a large frame is not moved again by the
+    /// bytes of the next one. The bytes are unmasked as they come in, while
+    /// they are still in the cache.
+    fn receive_payload<'a>(&mut self, bytes: &'a [u8]) -> &'a [u8] {
+        let Some(incoming) = self.incoming.as_mut() else {
+            return bytes;
+        };
+        // Checked against the limits when the header arrived.
+        let len = incoming.header.payload_len as usize;
+        let have = self.recv.len();
+        if have >= len {
+            return bytes;
+        }
+        let to_come = len - have;
+        let (payload, rest) = bytes.split_at(bytes.len().min(to_come));
+        if self.recv.capacity() - have < bytes.len() {
+            let step = (have * (GROW_FACTOR - 1)).max(GROW_STEP).max(payload.len());
+            // Reaching the end of the payload, leave room after it for as
+            // much as this read brought: the next frame's bytes then do not
+            // move this one to a larger buffer.
+            let room = if step >= to_come {
+                to_come + bytes.len()
+            } else {
+                step
+            };
+            // Grown as a `Vec`, to exactly that size: `BytesMut::reserve`
+            // would round up to twice the old capacity (a 16 MiB frame
+            // would end in a 32 MiB buffer, too large for the allocator to
+            // keep for the next one), and `reserve_exact` reallocates,
+            // which the allocator can do in place. The buffer starts at the
+            // payload from the first step on, so the conversions move
+            // nothing after it.
+            let mut vec = alloc::vec::Vec::from(core::mem::take(&mut self.recv));
+            vec.reserve_exact(room);
+            self.recv = BytesMut::from(Bytes::from(vec));
+        }
+        self.recv.extend_from_slice(payload);
+        if let Some(masker) = incoming.masker.as_mut()
+            && masker.position() == have as u64
+        {
+            masker.apply(&mut self.recv[have..]);
+        }
+        rest
+    }
+
+    /// The transport reached end of stream. If the close handshake was not
+    /// complete, the next [`poll_event`](Self::poll_event) reports
+    /// [`ProtocolError::AbnormalClosure`] (1006, never sent).
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// The next event, `Ok(None)` when more bytes are needed, or the peer's
+    /// protocol error (returned once; the connection is then closed).
+    pub fn poll_event(&mut self) -> Result<Option<Event>, ProtocolError> {
+        if let Some(expired) = self.timers.take_expired() {
+            return Err(expired.error());
+        }
+        if self.stopped || self.close_received {
+            return Ok(None);
+        }
+        match self.next_event() {
+            Ok(Some(event)) => Ok(Some(event)),
+            Ok(None) if self.eof => {
+                self.stop();
+                Err(ProtocolError::AbnormalClosure)
+            }
+            Ok(None) => Ok(None),
+            Err(error) => {
+                self.fail(error.close_code());
+                Err(error)
+            }
+        }
+    }
+
+    fn next_event(&mut self) -> Result<Option<Event>, ProtocolError> {
+        loop {
+            if self.incoming.is_none() {
+                let HeaderStatus::Complete { header, len } =
+                    FrameHeader::decode(&self.recv, self.allowed_rsv)?
+                else {
+                    return Ok(None);
+                };
+                self.check_header(&header)?;
+                // The payload length was checked against the limits, which
+                // fit in memory, so it fits in usize.
+                let payload_len = header.payload_len as usize;
+                if self.recv.len() - len >= payload_len {
+                    // The whole frame is here: the common case of small
+                    // frames, taken without the bookkeeping of a payload
+                    // that arrives in pieces.
+                    let payload = self.take_frame(&header, len, payload_len)?;
+                    let event = if header.opcode.is_control() {
+                        self.complete_frame(header, payload)?
+                    } else {
+                        self.assembler.end_frame(payload)?.map(Event::Message)
+                    };
+                    if event.is_some() {
+                        return Ok(event);
+                    }
+                    continue;
+                }
+                self.recv.advance(len);
+                self.incoming = Some(Incoming {
+                    masker: header.mask.map(Masker::new),
+                    header,
+                    checked: 0,
+                });
+            }
+            let Some(incoming) = self.incoming.as_mut() else {
+                return Ok(None);
+            };
+            let len = incoming.header.payload_len as usize;
+            let arrived = self.recv.len().min(len);
+            if arrived > incoming.checked {
+                if let Some(masker) = incoming.masker.as_mut() {
+                    // `receive` unmasks the bytes that continue a payload;
+                    // these came with its header, or before it was decoded.
+                    let unmasked = masker.position() as usize;
+                    if arrived > unmasked {
+                        masker.apply(&mut self.recv[unmasked..arrived]);
+                    }
+                }
+                if !incoming.header.opcode.is_control() {
+                    self.assembler
+                        .check(&self.recv[incoming.checked..arrived])?;
+                }
+                incoming.checked = arrived;
+            }
+            if arrived < len {
+                return Ok(None);
+            }
+            let header = incoming.header;
+            self.incoming = None;
+            let payload = self.split_front(len).freeze();
+            if let Some(event) = self.complete_frame(header, payload)? {
+                return Ok(Some(event));
+            }
+        }
+    }
+
+    /// Splits off a frame that is whole at the front of the receive buffer
+    /// (a `head`-byte header and a `len`-byte payload), and returns its
+    /// payload unmasked and checked.
+    #[inline]
+    fn take_frame(
+        &mut self,
+        header: &FrameHeader,
+        head: usize,
+        len: usize,
+    ) -> Result<Bytes, ProtocolError> {
+        if len == 0 {
+            // No share of the buffer for nothing.
+            if head == self.recv.len() && self.recv_large {
+                self.recv_large = false;
+                self.recv = BytesMut::new();
+            } else {
+                self.recv.advance(head);
+            }
+            return Ok(Bytes::new());
+        }
+        // One split for header and payload; the header is then skipped in
+        // the `Bytes`, which is cheaper than advancing the buffer twice.
+        let mut frame = self.split_front(head + len);
+        let payload = &mut frame[head..];
+        if let Some(key) = header.mask {
+            apply_mask(payload, key);
+        }
+        if !header.opcode.is_control() {
+            self.assembler.check(payload)?;
+        }
+        let mut frame = frame.freeze();
+        frame.advance(head);
+        Ok(frame)
+    }
+
+    /// The first `n` received bytes. When they are all there is and the
+    /// buffer is larger than [`KEEP_IDLE`], the buffer itself goes, and the
+    /// connection holds no receive buffer until bytes arrive again; the
+    /// frame handed out keeps only its own read's allocation alive. A tiny
+    /// buffer stays, to be reused by the next read once its frames are
+    /// dropped.
+    #[inline]
+    fn split_front(&mut self, n: usize) -> BytesMut {
+        if n == self.recv.len() && self.recv_large {
+            self.recv_large = false;
+            core::mem::take(&mut self.recv)
+        } else {
+            self.recv.split_to(n)
+        }
+    }
+
+    /// The rules that need the connection's state, checked before any of
+    /// the payload is buffered.
+    fn check_header(&mut self, header: &FrameHeader) -> Result<(), ProtocolError> {
+        match (self.role, header.mask.is_some()) {
+            // Section 5.1: "The server MUST close the connection upon
+            // receiving a frame that is not masked."
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            // Section 5.1: "A client MUST close a connection if it detects a
+            // masked frame."
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        // RFC 7692 section 6.1: an endpoint "MUST NOT set the 'Per-Message
+        // Compressed' bit of control frames"; no extension claims another
+        // bit, so a control frame carries none.
+        if header.opcode.is_control() && header.rsv != Rsv::NONE {
+            return Err(FrameError::ReservedBitsSet(header.rsv).into());
+        }
+        // Section 10.4: limits on frame size, checked before allocating.
+        if header.payload_len > self.config.max_frame_size {
+            return Err(ProtocolError::FrameTooBig {
+                len: header.payload_len,
+                max: self.config.max_frame_size,
+            });
+        }
+        if !header.opcode.is_control() {
+            self.assembler.begin_frame(header)?;
+        }
+        Ok(())
+    }
+
+    fn complete_frame(
+        &mut self,
+        header: FrameHeader,
+        payload: Bytes,
+    ) -> Result<Option<Event>, ProtocolError> {
+        Ok(Some(match header.opcode {
+            OpCode::Continuation | OpCode::Text | OpCode::Binary => {
+                return Ok(self.assembler.end_frame(payload)?.map(Event::Message));
+            }
+            OpCode::Ping => {
+                // Section 5.5.2: "Upon receipt of a Ping frame, an endpoint
+                // MUST send a Pong frame in response, unless it already
+                // received a Close frame." Once our close is out, nothing
+                // else may follow it.
+                if !self.close_sent {
+                    self.queue_pong(&payload);
+                }
+                Event::Ping(payload)
+            }
+            OpCode::Pong => Event::Pong(payload),
+            OpCode::Close => {
+                let frame = CloseFrame::parse(&payload)?;
+                self.close_received = true;
+                // Section 5.5.1: "If an endpoint receives a Close frame and
+                // did not previously send a Close frame, the endpoint MUST
+                // send a Close frame in response ... typically echoing the
+                // status code it received."
+                if !self.close_sent {
+                    self.out.drop_unstarted_data();
+                    match &frame {
+                        Some(frame) => self.queue_close(frame.code(), ""),
+                        None => self.queue_control(OpCode::Close, &[]),
+                    }
+                    self.close_sent = true;
+                }
+                self.release_receive_buffers();
+                Event::Close(frame)
+            }
+        }))
+    }
+
+    /// Fails the connection (section 7.1.7): queue a close with `code` unless
+    /// one was sent, and read nothing more.
+    fn fail(&mut self, code: CloseCode) {
+        if !self.close_sent && code.is_sendable() {
+            self.out.drop_unstarted_data();
+            self.queue_close(code, "");
+            self.close_sent = true;
+        }
+        self.stop();
+    }
+
+    pub(super) fn stop(&mut self) {
+        self.stopped = true;
+        self.release_receive_buffers();
+    }
+
+    fn release_receive_buffers(&mut self) {
+        self.recv = BytesMut::new();
+        self.incoming = None;
+        self.assembler = Assembler::new(self.config.max_message_size);
+    }
+}
