@@ -93,10 +93,12 @@ async fn echo(
         let io = TokioIo::new(upgraded);
         let connection = Connection::with_deflate(Role::Server, Config::default(), deflate);
         let mut ws = WebSocketStream::from_connection(io, connection);
+        // `feed` queues the echo; `next` writes the queue once the bytes
+        // read are used up: one write for every echo of one read.
         while let Some(message) = ws.next().await {
             match message {
                 Ok(message) => {
-                    if ws.send(message).await.is_err() {
+                    if ws.feed(message).await.is_err() {
                         break;
                     }
                 }

@@ -116,13 +116,15 @@ async fn handle(mut request: Request<Incoming>) -> Result<Response<Full<Bytes>>,
     Ok(accepted.response.map(|()| Full::default()))
 }
 
-/// Sends every message back. Pings and the close are answered by the
-/// adapter; after a protocol error of the peer its close goes out and the
-/// stream ends.
+/// Sends every message back. `feed` only queues the echo: receiving writes
+/// the queue once the bytes read are used up, so the echoes of one read
+/// leave in one write. Pings and the close are answered by the adapter;
+/// after a protocol error of the peer its close goes out and the stream
+/// ends.
 async fn echo<S: AsyncRead + AsyncWrite + Unpin>(mut ws: WebSocketStream<S>) -> Result<(), Error> {
     while let Some(message) = ws.next().await {
         match message {
-            Ok(message) => ws.send(message).await?,
+            Ok(message) => ws.feed(message).await?,
             Err(Error::Protocol(error)) => eprintln!("peer error: {error}"),
             Err(error) => return Err(error),
         }

@@ -77,10 +77,12 @@ pub async fn serve(listener: TcpListener, acceptor: TlsAcceptor) -> io::Result<(
                 Ok(ws) => ws,
                 Err(error) => return eprintln!("handshake failed: {error}"),
             };
+            // `feed` queues the echo; `next` writes the queue once the
+            // bytes read are used up.
             while let Some(message) = ws.next().await {
                 match message {
                     Ok(message) => {
-                        if ws.send(message).await.is_err() {
+                        if ws.feed(message).await.is_err() {
                             break;
                         }
                     }
