@@ -23,7 +23,7 @@ use std::time::Duration;
 use rfc6455_compare::child::{self, ServerProcess};
 use rfc6455_compare::load;
 use rfc6455_compare::machine;
-use rfc6455_compare::servers::{Server, WORKERS};
+use rfc6455_compare::servers::{self, Server, WORKERS};
 
 /// The column every ratio divides by.
 const BASELINE: Server = Server::TokioTungstenite;
@@ -107,11 +107,7 @@ fn main() {
     );
 
     let processes: Vec<ServerProcess> = columns.iter().map(|&s| ServerProcess::start(s)).collect();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(WORKERS)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = servers::runtime();
 
     let mut rows = Vec::new();
     for &c in &conns {

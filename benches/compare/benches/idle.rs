@@ -21,7 +21,7 @@ use rfc6455_compare::child::{self, ServerProcess};
 use rfc6455_compare::heap;
 use rfc6455_compare::load;
 use rfc6455_compare::machine;
-use rfc6455_compare::servers::{Server, WORKERS};
+use rfc6455_compare::servers::{self, Server, WORKERS};
 
 /// The servers measured by default: ours and the peers, async then threads.
 const DEFAULT: [Server; 6] = [
@@ -78,11 +78,7 @@ fn main() {
          median of {runs} runs, a fresh server each run; tokio servers on a \
          multi-thread runtime of {WORKERS} workers.\n"
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(WORKERS)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = servers::runtime();
 
     let mut table = Vec::new();
     for &server in &servers {

@@ -18,6 +18,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// Worker threads of every tokio server (and of the load generator).
 pub const WORKERS: usize = 2;
 
+/// The runtime of every tokio server and of the load generator: multi-thread,
+/// [`WORKERS`] workers, I/O and time drivers on.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
 /// Bytes one read of the plain TCP references asks for.
 const TCP_CHUNK: usize = 64 << 10;
 
@@ -110,12 +120,7 @@ pub fn serve(server: Server) -> ! {
     println!("{}", listener.local_addr().expect("local address"));
     io::stdout().flush().expect("flush stdout");
     if server.is_tokio() {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(WORKERS)
-            .enable_all()
-            .build()
-            .expect("tokio runtime");
-        runtime.block_on(serve_tokio(server, listener));
+        runtime().block_on(serve_tokio(server, listener));
         unreachable!("the accept loop never ends");
     }
     for stream in listener.incoming() {
@@ -356,34 +361,20 @@ mod tests {
     /// `cargo test --release --lib sizes -- --nocapture` prints them.
     #[test]
     fn sizes_of_the_tasks() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
-            let (stream, _) = listener.accept().await.unwrap();
-            use rfc6455::io::tokio::WebSocketStream;
-            println!("TcpStream: {} B", size_of::<tokio::net::TcpStream>());
-            println!(
-                "WebSocketStream<TcpStream>: {} B",
-                size_of::<WebSocketStream<tokio::net::TcpStream>>()
-            );
-            println!("Connection: {} B", size_of::<rfc6455::Connection>());
-            let accept = WebSocketStream::accept(stream);
-            println!("WebSocketStream::accept future: {} B", size_of_val(&accept));
-            drop(accept);
-            let (stream, _) = {
-                let _c = tokio::net::TcpStream::connect(addr).await.unwrap();
-                listener.accept().await.unwrap()
-            };
-            let f = super::ours_tokio(stream);
-            println!("ours-tokio task future: {} B", size_of_val(&f));
-            assert!(size_of_val(&f) >= size_of::<WebSocketStream<tokio::net::TcpStream>>());
-            drop(f);
-        });
+        use rfc6455::io::tokio::WebSocketStream;
+        println!("TcpStream: {} B", size_of::<tokio::net::TcpStream>());
+        println!(
+            "WebSocketStream<TcpStream>: {} B",
+            size_of::<WebSocketStream<tokio::net::TcpStream>>()
+        );
+        println!("Connection: {} B", size_of::<rfc6455::Connection>());
+        println!(
+            "WebSocketStream::accept future: {} B",
+            future_size(|s| size_of_val(&WebSocketStream::accept(s)))
+        );
+        let ours = future_size(|s| size_of_val(&super::ours_tokio(s)));
+        println!("ours-tokio task future: {ours} B");
+        assert!(ours >= size_of::<WebSocketStream<tokio::net::TcpStream>>());
         println!(
             "tokio-tungstenite task future: {} B",
             future_size(|s| size_of_val(&super::tokio_tungstenite(s)))
