@@ -389,3 +389,27 @@ fn a_close_code_maps_to_one_wire_code_per_error_kind() {
         CloseCode::InvalidPayload
     );
 }
+
+#[test]
+fn what_was_sent_before_the_peer_broke_a_rule_goes_out_before_the_close() {
+    // A text message, then a frame with an RSV bit no extension claimed, in
+    // one read: the echo of the first is queued before the second fails
+    // the connection (Autobahn 3.2 strictly: the echo, then 1002).
+    let mut server = Connection::new(Role::Server, Config::default());
+    let wire = concat(&[
+        client_frame(true, OpCode::Text, b"first"),
+        raw_frame(0x80 | 0x20 | 0x1, Some(KEY), b"bad"),
+    ]);
+    server.receive(&wire);
+    let Ok(Some(Event::Message(message))) = server.poll_event() else {
+        panic!("the first message");
+    };
+    server.send(message).unwrap();
+    assert!(matches!(
+        server.poll_event(),
+        Err(ProtocolError::Frame(FrameError::ReservedBitsSet(_)))
+    ));
+    let mut expected = server_frame(true, OpCode::Text, b"first");
+    expected.extend(server_frame(true, OpCode::Close, &close_payload(1002, b"")));
+    assert_eq!(server.take_transmit(), expected);
+}

@@ -328,11 +328,14 @@ impl<T: Timestamp> Connection<T> {
     }
 
     /// Fails the connection (section 7.1.7): queue a close with `code` unless
-    /// one was sent, and read nothing more.
+    /// one was sent, and read nothing more. The close goes after the data
+    /// frames already queued, as the application's own close does: what it
+    /// sent before the peer broke a rule (the echoes of the messages that
+    /// came before the bad frame, say) still reaches the peer, and nothing
+    /// follows the close (section 5.5.1).
     fn fail(&mut self, code: CloseCode) {
         if !self.close_sent && code.is_sendable() {
-            self.out.drop_unstarted_data();
-            self.queue_close(code, "");
+            self.queue_close_behind_data(code);
             self.close_sent = true;
         }
         self.stop();

@@ -308,6 +308,13 @@ impl<T: Timestamp> Connection<T> {
 
     // ---- framing of what we send ----
 
+    /// Queues a close with `code` in the data queue, after the data frames
+    /// already there.
+    pub(super) fn queue_close_behind_data(&mut self, code: CloseCode) {
+        let (payload, len) = close_payload(code, "");
+        self.queue_frame(FrameHeader::new(OpCode::Close, len as u64), &payload[..len]);
+    }
+
     pub(super) fn queue_close(&mut self, code: CloseCode, reason: &str) {
         let (payload, len) = close_payload(code, reason);
         self.queue_control(OpCode::Close, &payload[..len]);
