@@ -211,10 +211,10 @@ impl<T: Timestamp> Connection<T> {
     /// Starts the close handshake with `code` and a `reason` of at most 123
     /// bytes. Messages may still arrive until the peer's close does.
     ///
-    /// **The close goes out after the messages already queued**, unlike the
-    /// close this end sends on its own (an answer to the peer's close, or a
-    /// failure), which goes at the next frame boundary and drops the data
-    /// frames not started.
+    /// **The close goes out after the messages already queued**, as the
+    /// close of a failure does; unlike the answer to the peer's close, which
+    /// goes at the next frame boundary and drops the data frames not
+    /// started.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
         self.check_can_send()?;
         CloseFrame::new(code, reason)?;
