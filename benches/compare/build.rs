@@ -52,13 +52,19 @@ fn main() {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
 
     // `--offline`: the build that runs this script has already fetched every
-    // dependency, these two among them.
+    // dependency of the target it builds for, these two among them, and
+    // nothing else. `--filter-platform` keeps cargo to those: without it,
+    // cargo wants the packages of every platform in its cache (wasm-only
+    // ones such as `bumpalo` among them) and fails on a fresh machine.
+    let target = env::var("TARGET").expect("TARGET is set for build scripts");
     let output = Command::new(cargo)
         .args([
             "metadata",
             "--format-version",
             "1",
             "--offline",
+            "--filter-platform",
+            &target,
             "--manifest-path",
         ])
         .arg(manifest_dir.join("Cargo.toml"))
