@@ -22,11 +22,13 @@ use crate::time::Timestamp;
 
 mod input;
 mod output;
+mod prepared;
 mod send;
 mod timers;
 
 use input::Incoming;
 use output::Output;
+pub use prepared::PreparedMessage;
 use timers::Timers;
 
 /// Which end of the connection this is. Clients mask every frame they send;
@@ -343,7 +345,9 @@ impl fmt::Debug for Keys {
 ///    close frame is queued and the connection is closed; it is returned once.
 ///    A timer's `Err` sends nothing: close the transport.
 /// 3. **Commands**: [`send`](Self::send), [`send_fragment`](Self::send_fragment),
-///    [`ping`](Self::ping), [`pong`](Self::pong), [`close`](Self::close). They
+///    [`send_prepared`](Self::send_prepared) (one message framed once for
+///    many connections), [`ping`](Self::ping), [`pong`](Self::pong),
+///    [`close`](Self::close). They
 ///    queue bytes and fail only for the caller's mistakes ([`SendError`]).
 /// 4. **Output**: write [`transmit`](Self::transmit) to the transport,
 ///    [`advance_transmit`](Self::advance_transmit) by what was written, and

@@ -73,7 +73,9 @@ pub mod message;
 pub mod time;
 
 pub use close::{CloseCode, CloseFrame};
-pub use connection::{Config, Connection, Event, ProtocolError, Role, SendError, State};
+pub use connection::{
+    Config, Connection, Event, PreparedMessage, ProtocolError, Role, SendError, State,
+};
 pub use message::{Message, Utf8Bytes};
 
 /// The README's examples, compiled and run as doctests (they use every

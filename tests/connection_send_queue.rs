@@ -2,7 +2,8 @@
 //! `advance_transmit`, `transmit_vectored`, `poll_transmit`, `take_transmit`)
 //! gives frames the peer decodes into the same messages, with control
 //! frames only at frame boundaries, whatever mixes of small messages, large
-//! ones sent from their own buffers, and pongs are queued meanwhile.
+//! ones sent from their own buffers, prepared messages of one frame or
+//! several, and pongs are queued meanwhile.
 #![cfg(feature = "std")]
 mod common;
 
@@ -10,7 +11,7 @@ use bytes::Bytes;
 use common::{client_frame, drain};
 use proptest::prelude::*;
 use rfc6455::frame::OpCode;
-use rfc6455::{Config, Connection, Event, Message, Role};
+use rfc6455::{Config, Connection, Event, Message, PreparedMessage, Role};
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -19,6 +20,9 @@ enum Op {
     Send(usize),
     /// `send_binary`, always copied.
     SendCopied(usize),
+    /// `send_prepared` of a binary message of this length, prepared in
+    /// frames of this size (16 KiB of frames and up is queued by handle).
+    SendPrepared(usize, usize),
     /// A ping arrives: a pong is queued.
     Ping(u8),
     /// The writer takes up to this many bytes.
@@ -30,6 +34,11 @@ fn op() -> impl Strategy<Value = Op> {
         (0usize..300).prop_map(Op::Send),
         (16_000usize..40_000).prop_map(Op::Send),
         (0usize..3000).prop_map(Op::SendCopied),
+        (
+            prop_oneof![0usize..300, 16_000usize..140_000],
+            prop_oneof![Just(1000usize), Just(30_000), Just(64 << 10)],
+        )
+            .prop_map(|(len, size)| Op::SendPrepared(len, size)),
         any::<u8>().prop_map(Op::Ping),
         (1usize..50_000).prop_map(Op::Write),
     ]
@@ -106,6 +115,12 @@ proptest! {
                 Op::SendCopied(len) => {
                     let data = payload(len, i);
                     server.send_binary(&data).unwrap();
+                    sent.push(data);
+                }
+                Op::SendPrepared(len, size) => {
+                    let data = payload(len, i);
+                    let prepared = PreparedMessage::new(Message::binary(data.clone()), size);
+                    server.send_prepared(&prepared).unwrap();
                     sent.push(data);
                 }
                 Op::Ping(byte) => {

@@ -5,8 +5,10 @@
 //! boundary of the data queue (section 5.4: "control frames MAY be injected
 //! in the middle of a fragmented message", never inside a frame). The data
 //! queue is a stream of frames in wire order: runs of frames encoded into
-//! buffers, and large payloads kept in the caller's own [`Bytes`], behind a
-//! header at the end of the run before them, so that they are never copied.
+//! buffers, large payloads kept in the caller's own [`Bytes`], behind a
+//! header at the end of the run before them, and the frames of a prepared
+//! message, whole, in the prepared message's own buffer; none of them is
+//! copied.
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -45,9 +47,11 @@ pub(super) struct Output {
     in_frame: usize,
 }
 
-/// Pieces of the data stream ahead of the tail, never empty: runs of
-/// encoded frames, the last of which may be a header whose payload is the
-/// next piece.
+/// Pieces of the data stream ahead of the tail, never empty, each piece
+/// non-empty: runs of whole encoded frames, the last of which may be a
+/// header whose payload is the next piece. A piece never ends inside a
+/// header, so a piece that starts at a frame boundary starts with a whole
+/// header.
 #[derive(Debug, Default)]
 struct Sealed {
     pieces: VecDeque<Bytes>,
@@ -97,6 +101,11 @@ impl Output {
         encode(&mut self.tail, header, payload);
     }
 
+    /// Appends whole encoded data frames, copying them.
+    pub(super) fn push_frames(&mut self, frames: &[u8]) {
+        self.tail.extend_from_slice(frames);
+    }
+
     /// Appends a data frame whose payload stays in its own buffer: already
     /// masked with `header.mask` if any, and never empty.
     pub(super) fn push_data_shared(&mut self, mut header: FrameHeader, payload: Bytes) {
@@ -106,10 +115,35 @@ impl Output {
         let head_len = header.encode(&mut head);
         self.tail.extend_from_slice(&head[..head_len]);
         let run = core::mem::take(&mut self.tail).freeze();
-        let sealed = self.sealed.get_or_insert_default();
-        sealed.len += run.len() + payload.len();
-        sealed.pieces.push_back(run);
-        sealed.pieces.push_back(payload);
+        self.push_pieces([run, payload]);
+    }
+
+    /// Appends whole encoded frames that stay in their own buffer (a
+    /// prepared message's): never empty, each frame whole, and already
+    /// masked if this end masks. The frames queued before them are sealed
+    /// first, so that the order on the wire is kept.
+    pub(super) fn push_frames_shared(&mut self, frames: Bytes) {
+        debug_assert!(!frames.is_empty());
+        let run = core::mem::take(&mut self.tail).freeze();
+        self.push_pieces([run, frames]);
+    }
+
+    /// Appends pieces to the sealed stream, skipping empty ones.
+    fn push_pieces(&mut self, pieces: [Bytes; 2]) {
+        // Two slots to start with: the one or two pieces of a message
+        // cost 64 bytes, not the 128 of a deque's first growth.
+        let sealed = self.sealed.get_or_insert_with(|| {
+            Box::new(Sealed {
+                pieces: VecDeque::with_capacity(2),
+                len: 0,
+            })
+        });
+        for piece in pieces {
+            if !piece.is_empty() {
+                sealed.len += piece.len();
+                sealed.pieces.push_back(piece);
+            }
+        }
     }
 
     /// Drops the data frames not started (the one being written is
@@ -158,20 +192,21 @@ impl Output {
         }
     }
 
-    /// [`transmit`](Self::transmit), and after it the payload that the run
-    /// ends in front of, if any: a payload sent from its own buffer, which
-    /// is its own piece, whose header ends the run.
+    /// [`transmit`](Self::transmit), and after it the next piece of the
+    /// data stream when that run is the whole first piece: the payload
+    /// whose header ends the run (a payload sent from its own buffer), or
+    /// the frames after it.
     pub(super) fn transmit_vectored(&self) -> [&[u8]; 2] {
         let first = self.transmit();
-        let ends_in_frame = if self.in_frame > 0 {
-            self.in_frame > first.len()
+        // Mid-frame, only the payload the frame goes on into; at a frame
+        // boundary, whatever follows, unless control frames go first.
+        let whole_piece = if self.in_frame > 0 {
+            self.in_frame > self.front().len()
         } else {
-            // At a frame boundary, a sealed piece in front is a run of
-            // frames whose last header belongs to the next piece.
-            self.control.is_empty() && self.sealed.is_some()
+            self.control.is_empty()
         };
         match &self.sealed {
-            Some(sealed) if ends_in_frame => [first, &sealed.pieces[1]],
+            Some(sealed) if whole_piece => [first, sealed.pieces.get(1).map_or(&[], |p| &p[..])],
             _ => [first, &[]],
         }
     }
@@ -180,42 +215,35 @@ impl Output {
     /// capped at their length.
     pub(super) fn advance(&mut self, n: usize) {
         let [first, second] = self.transmit_vectored();
-        let (first, second) = (first.len(), second.len());
-        self.advance_run(n.min(first));
-        if n > first {
-            self.advance_run((n - first).min(second));
+        let n = n.min(first.len() + second.len());
+        if self.in_frame == 0 && !self.control.is_empty() {
+            return self.advance_control(n);
+        }
+        // Data only: the bytes may end frames and cross pieces.
+        let mut n = n;
+        while n > 0 {
+            if self.in_frame == 0 {
+                self.in_frame = encoded_frame_len(self.front());
+            }
+            let step = n.min(self.in_frame).min(self.front().len());
+            self.take_front(step);
+            self.in_frame -= step;
+            n -= step;
         }
     }
 
-    /// Drops the first `n` bytes of [`transmit`](Self::transmit), capped at
-    /// its length.
-    fn advance_run(&mut self, n: usize) {
-        if self.in_frame > 0 {
-            let n = n.min(self.in_frame).min(self.front().len());
-            self.take_front(n);
-            self.in_frame -= n;
-        } else if !self.control.is_empty() {
-            let n = n.min(self.control.len());
-            self.control.advance(n);
-            if self.control.is_empty() {
-                self.control = BytesMut::new();
-            }
-            self.pong_at = match self.pong_at {
-                Some(at) if at as usize >= n => Some(at - n as u32),
-                _ => None,
-            };
-        } else {
-            let mut n = n.min(self.front().len());
-            while n > 0 {
-                if self.in_frame == 0 {
-                    self.in_frame = encoded_frame_len(self.front());
-                }
-                let step = n.min(self.in_frame);
-                self.take_front(step);
-                self.in_frame -= step;
-                n -= step;
-            }
+    /// Drops the first `n` bytes of the control frames, capped at their
+    /// length.
+    fn advance_control(&mut self, n: usize) {
+        let n = n.min(self.control.len());
+        self.control.advance(n);
+        if self.control.is_empty() {
+            self.control = BytesMut::new();
         }
+        self.pong_at = match self.pong_at {
+            Some(at) if at as usize >= n => Some(at - n as u32),
+            _ => None,
+        };
     }
 
     /// Every queued byte at once, in the order [`transmit`](Self::transmit)

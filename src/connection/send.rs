@@ -78,7 +78,7 @@ impl<T: Timestamp> Connection<T> {
     }
 
     /// Whether a whole message of `len` bytes goes out compressed.
-    fn compresses(&self, len: usize) -> bool {
+    pub(super) fn compresses(&self, len: usize) -> bool {
         #[cfg(feature = "deflate")]
         return self.deflate.as_ref().is_some_and(|d| len >= d.min_size);
         #[cfg(not(feature = "deflate"))]
@@ -224,7 +224,7 @@ impl<T: Timestamp> Connection<T> {
         Ok(())
     }
 
-    fn check_can_send(&self) -> Result<(), SendError> {
+    pub(super) fn check_can_send(&self) -> Result<(), SendError> {
         if self.close_sent || self.stopped {
             Err(SendError::Closed)
         } else {
