@@ -19,7 +19,7 @@ use super::{Config, Connection, Role, SHARED_PAYLOAD, SendError};
 #[cfg(feature = "deflate")]
 use crate::deflate::{CompressError, Deflater};
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, Rsv};
-use crate::message::Message;
+use crate::message::{Message, Utf8Bytes};
 use crate::time::Timestamp;
 
 /// The window sizes a compressed form is kept for: 9 to 15 bits (a window
@@ -143,6 +143,16 @@ impl PreparedMessage {
         );
         #[cfg(not(feature = "deflate"))]
         let _ = level;
+        // One frame holds the payload whole, after its header: the message
+        // is kept as that slice, so that the frames are the only copy.
+        let header_len = frames.len() - message.len();
+        let message = match message {
+            _ if message.len() > frame_size => message,
+            Message::Text(_) => {
+                Message::Text(Utf8Bytes::from_validated(frames.slice(header_len..)))
+            }
+            Message::Binary(_) => Message::Binary(frames.slice(header_len..)),
+        };
         PreparedMessage {
             inner: Arc::new(Inner {
                 message,
@@ -156,7 +166,9 @@ impl PreparedMessage {
         }
     }
 
-    /// The message, as given.
+    /// The message, as given. When it fits in one frame its payload is a
+    /// slice of that frame, so that a prepared message holds one copy of
+    /// it; else it is the payload given, shared, not copied.
     pub fn message(&self) -> &Message {
         &self.inner.message
     }
@@ -400,6 +412,19 @@ mod tests {
             }
             assert_eq!(joined, payload);
         }
+    }
+
+    #[test]
+    fn a_message_of_one_frame_is_a_slice_of_it() {
+        for message in [Message::text("héllo"), Message::binary(vec![9; 300])] {
+            let prepared = PreparedMessage::new(message.clone(), 1000);
+            assert_eq!(prepared.message(), &message);
+            let frames = prepared.frames().as_ptr_range();
+            assert!(frames.contains(&prepared.message().as_bytes().as_ptr()));
+        }
+        let long = Message::binary(vec![9; 3000]);
+        let prepared = PreparedMessage::new(long.clone(), 1000);
+        assert_eq!(prepared.message().as_bytes().as_ptr(), long.as_bytes().as_ptr());
     }
 
     #[test]

@@ -101,6 +101,39 @@ impl Error {
     }
 }
 
+/// The default high-water mark of an adapter's send queue, 128 KiB: the
+/// tokio adapter's `poll_ready` (and so `feed` and `send`) waits while this
+/// much or more is queued, and the non-waiting offers of both adapters
+/// (`try_feed_prepared`, [`try_write_prepared`](blocking::WebSocket::try_write_prepared))
+/// refuse a message. Each adapter has its `set_high_water_mark`.
+pub const DEFAULT_HIGH_WATER: usize = 128 << 10;
+
+/// Why a non-waiting offer of a prepared message (the tokio adapter's
+/// `try_feed_prepared`,
+/// [`WebSocket::try_write_prepared`](blocking::WebSocket::try_write_prepared))
+/// queued nothing. The message was only borrowed: it is still the caller's,
+/// to drop for this connection or to offer again later.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TryFeedError {
+    /// The connection's send queue holds its high-water mark or more: the
+    /// peer reads slower than messages are offered. Drop the message for
+    /// this peer, or close the connection with
+    /// [`CloseCode::PolicyViolation`](crate::CloseCode::PolicyViolation)
+    /// (1008).
+    #[error("{buffered} bytes queued, at or over the high-water mark of {high_water}")]
+    Backpressure {
+        /// Bytes queued and not yet written.
+        buffered: usize,
+        /// The mark.
+        high_water: usize,
+    },
+    /// The connection may not send now (a close was sent), as for an
+    /// ordinary send.
+    #[error(transparent)]
+    Send(#[from] SendError),
+}
+
 /// For functions that return [`std::io::Result`]: a stream error stays
 /// itself, anything else becomes [`std::io::ErrorKind::Other`] (or
 /// `InvalidData` for the peer's broken rules).

@@ -11,9 +11,9 @@ use ::tokio::io::{AsyncRead, AsyncWrite};
 use futures_core::Stream;
 use futures_sink::Sink;
 
-use crate::{CloseCode, CloseFrame, Connection, Message, State};
+use crate::{CloseCode, CloseFrame, Connection, Message, PreparedMessage, State};
 
-use super::super::{Step, step, transport_failed};
+use super::super::{Step, TryFeedError, step, transport_failed};
 use super::{Error, InFlight, Timer, WebSocketStream, feed, poll_read_once, poll_write_pieces};
 
 type IoRead<S> = ::tokio::io::ReadHalf<S>;
@@ -369,6 +369,38 @@ impl<S: AsyncRead + AsyncWrite> WriteHalf<S> {
         self.flush().await
     }
 
+    /// Queues a [`PreparedMessage`] (its frames by handle, not copied),
+    /// first waiting while the queue is above the high-water mark; see
+    /// [`WebSocketStream::feed_prepared`].
+    pub async fn feed_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
+        std::future::poll_fn(|cx| self.poll_ready_inner(cx)).await?;
+        Ok(lock(&self.shared.connection).send_prepared(message)?)
+    }
+
+    /// [`feed_prepared`](Self::feed_prepared) then [`flush`](Self::flush).
+    pub async fn send_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
+        self.feed_prepared(message).await?;
+        self.flush().await
+    }
+
+    /// Offers a [`PreparedMessage`] without waiting: queues it unless the
+    /// high-water mark or more is queued, and then refuses it with
+    /// [`TryFeedError::Backpressure`], queueing nothing. Nothing is written
+    /// here: [`flush`](Self::flush) writes. See
+    /// [`WebSocketStream::try_feed_prepared`] for what to do on
+    /// backpressure.
+    pub fn try_feed_prepared(&mut self, message: &PreparedMessage) -> Result<(), TryFeedError> {
+        let mut connection = lock(&self.shared.connection);
+        let buffered = connection.buffered_amount();
+        if buffered >= self.high_water {
+            return Err(TryFeedError::Backpressure {
+                buffered,
+                high_water: self.high_water,
+            });
+        }
+        Ok(connection.send_prepared(message)?)
+    }
+
     /// Sends a ping of at most 125 bytes, ahead of queued data frames.
     pub async fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
         lock(&self.shared.connection).ping(payload)?;
@@ -383,9 +415,21 @@ impl<S: AsyncRead + AsyncWrite> WriteHalf<S> {
         self.flush().await
     }
 
-    /// Sets the high-water mark of the send queue, in bytes.
+    /// Sets the high-water mark of the send queue, in bytes (default
+    /// [`DEFAULT_HIGH_WATER`](crate::io::DEFAULT_HIGH_WATER), 128 KiB, or
+    /// the whole stream's mark when split).
     pub fn set_high_water_mark(&mut self, bytes: usize) {
         self.high_water = bytes;
+    }
+
+    /// The high-water mark of the send queue, in bytes.
+    pub fn high_water_mark(&self) -> usize {
+        self.high_water
+    }
+
+    /// Bytes queued in the connection and not yet taken to be written.
+    pub fn buffered_amount(&self) -> usize {
+        lock(&self.shared.connection).buffered_amount()
     }
 
     fn poll_ready_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
