@@ -60,5 +60,8 @@ fn ten_thousand_connections_share_one_copy_of_a_64_kib_message() {
         "{} bytes freed",
         -written.live
     );
-    assert_eq!(written.allocations, 0, "handing out the frames copies nothing");
+    assert_eq!(
+        written.allocations, 0,
+        "handing out the frames copies nothing"
+    );
 }

@@ -102,10 +102,7 @@ fn a_pong_goes_out_at_the_next_frame_boundary_of_a_prepared_message() {
         assert_eq!(
             drain(&mut client),
             (
-                vec![
-                    Event::Pong("!".into()),
-                    Event::Message(big(264 << 10))
-                ],
+                vec![Event::Pong("!".into()), Event::Message(big(264 << 10))],
                 None
             ),
             "{written}"
@@ -122,7 +119,11 @@ fn it_fails_as_send_does_and_counts_as_send_does() {
         let mut ordinary = Connection::new(Role::Server, config);
         shared.send_prepared(&prepared).unwrap();
         ordinary.send(big(len)).unwrap();
-        assert_eq!(shared.buffered_amount(), ordinary.buffered_amount(), "{len}");
+        assert_eq!(
+            shared.buffered_amount(),
+            ordinary.buffered_amount(),
+            "{len}"
+        );
         // Half written, then the rest: the count goes down as the bytes go.
         let half = shared.buffered_amount() / 2;
         let mut taken = 0;
@@ -136,7 +137,9 @@ fn it_fails_as_send_does_and_counts_as_send_does() {
 
     let prepared = PreparedMessage::for_config(Message::text("x"), &config);
     let mut server = Connection::new(Role::Server, config);
-    server.send_fragment(DataKind::Text, b"part", false).unwrap();
+    server
+        .send_fragment(DataKind::Text, b"part", false)
+        .unwrap();
     assert_eq!(
         server.send_prepared(&prepared),
         Err(SendError::MessageInProgress)

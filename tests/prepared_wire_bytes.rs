@@ -44,9 +44,8 @@ fn message(text: bool, data: Vec<u8>) -> Message {
 fn server(config: Config, deflate: Option<(bool, u8)>) -> Connection {
     #[cfg(feature = "deflate")]
     {
-        let params = deflate.map(|(reset, bits)| {
-            rfc6455::deflate::DeflateParams::new(reset, false, bits, 15)
-        });
+        let params = deflate
+            .map(|(reset, bits)| rfc6455::deflate::DeflateParams::new(reset, false, bits, 15));
         Connection::with_deflate(Role::Server, config, params)
     }
     #[cfg(not(feature = "deflate"))]
@@ -59,9 +58,8 @@ fn server(config: Config, deflate: Option<(bool, u8)>) -> Connection {
 fn client(config: Config, deflate: Option<(bool, u8)>) -> Connection {
     #[cfg(feature = "deflate")]
     {
-        let params = deflate.map(|(reset, bits)| {
-            rfc6455::deflate::DeflateParams::new(reset, false, bits, 15)
-        });
+        let params = deflate
+            .map(|(reset, bits)| rfc6455::deflate::DeflateParams::new(reset, false, bits, 15));
         Connection::with_deflate(Role::Client, config, params)
     }
     #[cfg(not(feature = "deflate"))]
@@ -144,7 +142,8 @@ fn payload_len(mut wire: &[u8]) -> usize {
     use rfc6455::frame::{FrameHeader, HeaderStatus, Rsv};
     let mut total = 0;
     while !wire.is_empty() {
-        let Ok(HeaderStatus::Complete { header, len }) = FrameHeader::decode(wire, Rsv::RSV1) else {
+        let Ok(HeaderStatus::Complete { header, len }) = FrameHeader::decode(wire, Rsv::RSV1)
+        else {
             panic!("not a whole frame");
         };
         let n = header.payload_len as usize;
@@ -169,10 +168,16 @@ fn no_context_takeover_matches_after_other_messages_too() {
         let mut shared = Connection::with_deflate(Role::Server, config, params);
         let mut ordinary = Connection::with_deflate(Role::Server, config, params);
         for server in [&mut shared, &mut ordinary] {
-            server.send_text("something else first, something else").unwrap();
+            server
+                .send_text("something else first, something else")
+                .unwrap();
         }
         shared.send_prepared(&prepared).unwrap();
         ordinary.send(Message::text(text)).unwrap();
-        assert_eq!(shared.take_transmit(), ordinary.take_transmit(), "{bits} bits");
+        assert_eq!(
+            shared.take_transmit(),
+            ordinary.take_transmit(),
+            "{bits} bits"
+        );
     }
 }

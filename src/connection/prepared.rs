@@ -256,7 +256,9 @@ impl fmt::Debug for PreparedMessage {
                 .filter(|(_, slot)| slot.get().is_some())
                 .map(|(bits, _)| bits)
                 .collect();
-            debug.field("level", &inner.level).field("compressed", &built);
+            debug
+                .field("level", &inner.level)
+                .field("compressed", &built);
         }
         debug.finish()
     }
@@ -390,7 +392,13 @@ mod tests {
 
     #[test]
     fn frames_are_cut_at_the_frame_size() {
-        for (len, size, count) in [(0, 10, 1), (1, 10, 1), (10, 10, 1), (11, 10, 2), (25, 0, 25)] {
+        for (len, size, count) in [
+            (0, 10, 1),
+            (1, 10, 1),
+            (10, 10, 1),
+            (11, 10, 2),
+            (25, 0, 25),
+        ] {
             let payload: Vec<u8> = (0..len as u8).collect();
             let prepared = PreparedMessage::new(Message::binary(payload.clone()), size);
             let decoded = frames(prepared.frames());
@@ -424,7 +432,10 @@ mod tests {
         }
         let long = Message::binary(vec![9; 3000]);
         let prepared = PreparedMessage::new(long.clone(), 1000);
-        assert_eq!(prepared.message().as_bytes().as_ptr(), long.as_bytes().as_ptr());
+        assert_eq!(
+            prepared.message().as_bytes().as_ptr(),
+            long.as_bytes().as_ptr()
+        );
     }
 
     #[test]
