@@ -185,12 +185,11 @@ impl PreparedMessage {
     /// ```
     /// use rfc6455::{Message, PreparedMessage};
     ///
-    /// let prepared = PreparedMessage::new(Message::binary(vec![1, 2, 3, 4, 5]), 2);
-    /// // Three frames: binary, continuation, continuation with FIN.
-    /// assert_eq!(
-    ///     &prepared.frames()[..],
-    ///     &[0x02, 2, 1, 2, 0x00, 2, 3, 4, 0x80, 1, 5][..]
-    /// );
+    /// // RFC 6455 section 5.7: "Hello" in one unmasked frame, and in two.
+    /// let one = PreparedMessage::new(Message::text("Hello"), 125);
+    /// assert_eq!(&one.frames()[..], b"\x81\x05Hello");
+    /// let two = PreparedMessage::new(Message::text("Hello"), 3);
+    /// assert_eq!(&two.frames()[..], b"\x01\x03Hel\x80\x02lo");
     /// ```
     pub fn frames(&self) -> &Bytes {
         &self.inner.frames
