@@ -65,3 +65,51 @@ fn ten_thousand_connections_share_one_copy_of_a_64_kib_message() {
         "handing out the frames copies nothing"
     );
 }
+
+/// With permessage-deflate and `server_no_context_takeover`, the message is
+/// compressed once for all connections, by a compressor that is dropped when
+/// done: no connection wakes its own (about 250 KiB each at 9 bits).
+#[cfg(feature = "deflate")]
+#[test]
+fn compressing_for_a_thousand_connections_compresses_once() {
+    use rfc6455::deflate::{DeflateConfig, DeflateParams};
+    const SERVERS: usize = 1000;
+    let params = Some(DeflateParams::new(true, false, 9, 15));
+    let config = Config::default().deflate(DeflateConfig::default());
+    let mut connections: Vec<Connection> = (0..SERVERS)
+        .map(|_| Connection::with_deflate(Role::Server, config, params))
+        .collect();
+    // Letters a to h at random: about 3 bits a byte, so that the compressed
+    // frames (some 25 KiB) are queued by handle too.
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    let text: String = (0..PAYLOAD)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'a' + (x % 8) as u8)
+        })
+        .collect();
+    let (prepared, counts) = counting::counted(|| {
+        let prepared = PreparedMessage::for_config(Message::text(text.clone()), &config);
+        for connection in &mut connections {
+            connection.send_prepared(&prepared).unwrap();
+        }
+        prepared
+    });
+    let compressed = prepared.compressed(9).unwrap().unwrap().len();
+    assert!((16 << 10..PAYLOAD).contains(&compressed), "{compressed}");
+    for connection in &connections {
+        assert_eq!(connection.buffered_amount(), compressed);
+    }
+    let shared = (PAYLOAD + 10 + compressed) as i64;
+    let per_connection = (counts.live - shared) / SERVERS as i64;
+    eprintln!(
+        "{SERVERS} compressing connections: {} bytes live ({per_connection} per connection \
+         beyond both forms of the frames), peak {}",
+        counts.live, counts.peak
+    );
+    assert!(counts.live <= shared + 4096 + PER_CONNECTION * SERVERS as i64);
+    // One compressor at a time, not one per connection.
+    assert!(counts.peak < (2 << 20) + shared, "peak {}", counts.peak);
+}

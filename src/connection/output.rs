@@ -368,3 +368,84 @@ fn encoded_frame_len(queued: &[u8]) -> usize {
     // A frame this end queued is in memory, so its length fits in usize.
     at + mask + len as usize
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::OpCode;
+
+    /// Whole unmasked binary frames of these payload lengths, encoded.
+    fn frames(lens: &[usize]) -> Bytes {
+        let mut out = BytesMut::new();
+        for (i, &len) in lens.iter().enumerate() {
+            encode(
+                &mut out,
+                FrameHeader::new(OpCode::Binary, len as u64),
+                &vec![i as u8; len],
+            );
+        }
+        out.freeze()
+    }
+
+    fn pong() -> FrameHeader {
+        FrameHeader::new(OpCode::Pong, 1)
+    }
+
+    #[test]
+    fn shared_frames_follow_the_frames_queued_before_them() {
+        let mut out = Output::default();
+        out.push_data(FrameHeader::new(OpCode::Text, 2), b"hi");
+        let shared = frames(&[300, 5]);
+        out.push_frames_shared(shared.clone());
+        assert_eq!(out.len(), 4 + shared.len());
+        // The run queued before, and the shared frames with it, in one go.
+        let [run, next] = out.transmit_vectored();
+        assert_eq!((run, next), (&b"\x81\x02hi"[..], &shared[..]));
+        // Written across both pieces and into the second frame.
+        out.advance(4 + 304 + 1);
+        assert_eq!(out.len(), shared.len() - 305);
+        assert_eq!(out.transmit(), &shared[305..]);
+        out.advance(100);
+        assert_eq!(out.len(), 0);
+        assert!(out.sealed.is_none(), "every handle let go");
+    }
+
+    #[test]
+    fn a_control_frame_waits_for_the_end_of_a_shared_frame() {
+        let mut out = Output::default();
+        let shared = frames(&[1000, 1000]);
+        out.push_frames_shared(shared.clone());
+        out.advance(10);
+        out.push_control(pong(), b"p");
+        // The rest of the first frame, alone, then the pong, then the rest.
+        assert_eq!(out.transmit_vectored(), [&shared[10..1004], &[][..]]);
+        out.advance(994);
+        assert_eq!(out.transmit(), b"\x8a\x01p");
+        out.advance(3);
+        assert_eq!(out.transmit(), &shared[1004..]);
+    }
+
+    #[test]
+    fn pieces_walk_shared_frames_one_budget_at_a_time() {
+        let mut out = Output::default();
+        let shared = frames(&[100, 100, 100]);
+        out.push_frames_shared(shared.clone());
+        assert_eq!(out.poll(210).unwrap(), shared[..204]);
+        out.push_control(pong(), b"p");
+        assert_eq!(out.poll(210).unwrap(), &b"\x8a\x01p"[..]);
+        assert_eq!(out.poll(210).unwrap(), shared[204..]);
+        assert_eq!(out.poll(210), None);
+    }
+
+    #[test]
+    fn dropping_unstarted_data_keeps_the_rest_of_a_shared_frame() {
+        let mut out = Output::default();
+        let shared = frames(&[100, 100]);
+        out.push_frames_shared(shared.clone());
+        out.push_data(FrameHeader::new(OpCode::Text, 1), b"x");
+        out.advance(50);
+        out.drop_unstarted_data();
+        assert_eq!(out.len(), 52);
+        assert_eq!(out.take_all(), shared[50..102]);
+    }
+}
