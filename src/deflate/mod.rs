@@ -59,6 +59,12 @@
 //! set, as in Node's `ws`, and why messages under
 //! [`DeflateConfig::min_size`] never wake the compressor.
 //!
+//! A server that agrees `server_no_context_takeover` and sends the same
+//! message to many connections can do without a compressor per connection
+//! for it: a [`PreparedMessage`](crate::PreparedMessage) is compressed once
+//! per window size, by a compressor of its own that is dropped when done,
+//! and every such connection queues the same compressed frames.
+//!
 //! [RFC 7692]: https://www.rfc-editor.org/rfc/rfc7692
 //! [`ClientRequest::deflate`]: crate::handshake::ClientRequest::deflate
 //! [`Response::deflate`]: crate::handshake::Response::deflate
