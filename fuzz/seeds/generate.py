@@ -229,6 +229,10 @@ def op_tick(ms):
     return bytes([11, ms])
 
 
+def op_prepared(payload, repeat, frame_size):
+    return bytes([12, repeat]) + u16(frame_size) + data(payload)
+
+
 for role, key in (("server", KEY), ("client", None)):
     seeds = {
         # RFC 6455 section 5.7, as raw bytes from the peer.
@@ -265,6 +269,11 @@ for role, key in (("server", KEY), ("client", None)):
         + op_tick(20),
         "bytes-without-time-then-tick": op_tick(0) + op_receive(frame(0x89, b"x", key))
         + op_tick(39) + op_tick(39) + op_write(),
+        # A prepared message of 25,600 bytes in frames of 8,000, a ping from
+        # the peer in the middle of its first frame, then a short one.
+        "prepared-messages-and-a-ping": op_text("before") + op_prepared(bytes(range(256)), 100, 8000)
+        + op_write(1000) + op_frame(0x89, b"ping", key) + op_write() + OP_REPLY
+        + op_prepared(b"short", 1, 2) + op_close(1000) + op_prepared(b"late", 1, 10) + op_write(),
     }
     for name, ops in seeds.items():
         size = limits(200, 1000) if name == "frame-over-limit-1009" else limits()

@@ -32,7 +32,9 @@ use libfuzzer_sys::arbitrary::{Arbitrary, Result, Unstructured};
 use rfc6455::close::{CloseCode, CloseFrame};
 use rfc6455::frame::{FrameHeader, HeaderStatus, OpCode, Rsv};
 use rfc6455::message::DataKind;
-use rfc6455::{Config, Connection, Event, Message, ProtocolError, Role, SendError, State};
+use rfc6455::{
+    Config, Connection, Event, Message, PreparedMessage, ProtocolError, Role, SendError, State,
+};
 
 /// A whole run: the connection's limits and what happens to it.
 #[derive(Debug)]
@@ -96,6 +98,17 @@ pub enum Op {
     Write(u16),
     /// `n` milliseconds pass, then `handle_timeout` (tag 11).
     Tick(u8),
+    /// `send_prepared` of a binary message, `payload` repeated `repeat`
+    /// times (so that long ones are queued by handle), prepared in frames of
+    /// at most `frame_size` bytes (tag 12).
+    Prepared {
+        /// The bytes to repeat.
+        payload: Vec<u8>,
+        /// How many times, at least once.
+        repeat: u8,
+        /// The prepared frame size; 0 is taken as 1.
+        frame_size: u16,
+    },
 }
 
 fn payload(u: &mut Unstructured<'_>) -> Result<Vec<u8>> {
@@ -109,7 +122,7 @@ fn text(u: &mut Unstructured<'_>) -> Result<String> {
 
 impl<'a> Arbitrary<'a> for Op {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        Ok(match u8::arbitrary(u)? % 12 {
+        Ok(match u8::arbitrary(u)? % 13 {
             0 => Op::Receive(payload(u)?),
             1 => {
                 let first = u8::arbitrary(u)?;
@@ -146,7 +159,12 @@ impl<'a> Arbitrary<'a> for Op {
                 reason: text(u)?,
             },
             10 => Op::Write(u16::arbitrary(u)?),
-            _ => Op::Tick(u8::arbitrary(u)?),
+            11 => Op::Tick(u8::arbitrary(u)?),
+            _ => Op::Prepared {
+                repeat: u8::arbitrary(u)?,
+                frame_size: u16::arbitrary(u)?,
+                payload: payload(u)?,
+            },
         })
     }
 }
@@ -461,6 +479,16 @@ impl Harness {
                     self.sent_close = true;
                 }
             }
+            Op::Prepared {
+                payload,
+                repeat,
+                frame_size,
+            } => {
+                let message = Message::binary(payload.repeat(times(&payload, repeat)));
+                let prepared = PreparedMessage::new(message, usize::from(frame_size));
+                let result = self.conn.send_prepared(&prepared);
+                self.whole_message(result, open, queued);
+            }
             Op::Write(n) => self.write(usize::from(n)),
             Op::Tick(ms) => {
                 self.now += Duration::from_millis(u64::from(ms));
@@ -581,6 +609,18 @@ impl Op {
             Op::Frame { payload, .. } | Op::Fragment { payload, .. } => payload.len() + 14,
             Op::Text(text) | Op::Close { reason: text, .. } => text.len(),
             Op::Reply | Op::Eof | Op::Write(_) | Op::Tick(_) => 0,
+            // Frames of one byte take three on the wire.
+            Op::Prepared {
+                payload, repeat, ..
+            } => 3 * payload.len() * times(payload, *repeat) + 14,
         }
     }
+}
+
+/// How many times a prepared payload is repeated: at least once, and to 64
+/// KiB at most, enough for several frames queued by handle.
+fn times(payload: &[u8], repeat: u8) -> usize {
+    usize::from(repeat)
+        .min((64 << 10) / payload.len().max(1))
+        .max(1)
 }
