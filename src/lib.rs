@@ -89,14 +89,15 @@ pub use connection::{Config, Connection, Event, ProtocolError, Role, SendError, 
 pub use message::{Message, Utf8Bytes};
 
 /// The README's examples, compiled and run as doctests (they use every
-/// adapter, negotiate permessage-deflate, and show the http and rustls
-/// features, so they need all of them: `cargo test --all-features`).
+/// adapter, negotiate permessage-deflate, and show the http, rustls and
+/// axum features, so they need all of them: `cargo test --all-features`).
 #[cfg(all(
     doctest,
     feature = "tokio",
     feature = "deflate",
     feature = "http",
-    feature = "rustls"
+    feature = "rustls",
+    feature = "axum"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -17,14 +17,13 @@
 //!
 //! - **permessage-deflate (RFC 7692) is agreed when the client offers it**
 //!   (feature `deflate`, on by default), with [`DeflateConfig::default`]:
-//!   browsers offer it, and text compresses well. Unlike a bare
-//!   [`Config::default`], which leaves compression off, because each
-//!   connection that compresses holds about 420 KiB of state (see
-//!   [`deflate`](crate::deflate)). Turn it off with
+//!   browsers offer it, and text compresses well. A bare
+//!   [`Config::default`] leaves compression off, because each connection
+//!   that compresses holds about 420 KiB of state (see
+//!   [`deflate`](crate::deflate)); so does
 //!   [`Upgrade::deflate(None)`](Upgrade::deflate).
 //! - **A subprotocol is chosen only from [`Upgrade::protocols`]**: the first
-//!   of that list, in the server's order, that the client offered (RFC 6455
-//!   section 4.2.2, "a single value chosen from the client's list"). None
+//!   of that list, in the server's order, that the client offered. None
 //!   matching, the answer names none and the client decides whether to go
 //!   on.
 //! - **A request that is not a valid WebSocket request is answered for
@@ -256,7 +255,10 @@ impl Pending {
         self.upgrade.request()
     }
 
-    /// The first of `protocols` that the client offered.
+    /// The first of `protocols` that the client offered. RFC 6455 section
+    /// 4.2.2: the value "MUST be derived from the client's handshake,
+    /// specifically by selecting one of the values from the
+    /// |Sec-WebSocket-Protocol| field that the server is willing to use".
     pub(crate) fn select<'a>(&self, protocols: &'a [String]) -> Option<&'a str> {
         let offered = self.request().protocols();
         protocols
