@@ -25,7 +25,8 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
     (cd tests/browser && timeout 300 npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-timeout 900 cargo build --release --features tokio --example chat
+# One build for both examples: the same features, so one build of the crate.
+timeout 900 cargo build --release --features tokio,axum --example chat --example axum_server
 
 mkdir -p target
 log=target/chat-server.log
@@ -38,7 +39,8 @@ timers="--keepalive 1 --idle-timeout 3"
 server=$!
 # Disowned: the test kills it on purpose, which bash would otherwise report.
 disown "$server"
-trap 'kill "$server" 2>/dev/null || true' EXIT
+axum_server=
+trap 'kill "$server" 2>/dev/null || true; [ -z "$axum_server" ] || kill "$axum_server" 2>/dev/null || true' EXIT
 
 url=
 for _ in $(seq 50); do
@@ -59,5 +61,30 @@ if [ "$status" -ne 0 ]; then
     echo "--- server log ---"
     cat "$log"
     [ -f target/chat-server-2.log ] && { echo "--- restarted server log ---"; cat target/chat-server-2.log; }
+fi
+
+# The axum echo, on a free port (the example prints its address first).
+axum_log=target/axum-server.log
+"${CARGO_TARGET_DIR:-target}/release/examples/axum_server" 127.0.0.1:0 >"$axum_log" 2>&1 &
+axum_server=$!
+axum_url=
+for _ in $(seq 50); do
+    axum_url=$(sed -n 's#^axum echo server on \(http://[^/]*\)/ and .*$#\1#p' "$axum_log")
+    [ -n "$axum_url" ] && break
+    kill -0 "$axum_server" 2>/dev/null || break
+    sleep 0.1
+done
+if [ -z "$axum_url" ]; then
+    cat "$axum_log"
+    echo "browser: the axum server did not start"
+    exit 1
+fi
+echo "browser: axum echo server at $axum_url"
+axum_status=0
+CHROMIUM=$CHROMIUM timeout 120 node tests/browser/axum_echo.test.mjs "$axum_url" || axum_status=$?
+if [ "$axum_status" -ne 0 ]; then
+    echo "--- axum server log ---"
+    cat "$axum_log"
+    status=$axum_status
 fi
 exit "$status"

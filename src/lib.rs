@@ -18,7 +18,7 @@
 //! | [`handshake`] | the opening handshake, both roles, apart from the rest; in the `http` crate's types with feature `http` | 4; RFC 8441 |
 //! | [`time`] | [`Timestamp`](time::Timestamp): the time the caller passes to the timers | |
 //! | [`keys`] | [`KeySource`](keys::KeySource): where a client's masking keys come from | 5.3 |
-//! | `io` | the adapters: blocking `std::io` (feature `std`, default) and tokio (feature `tokio`, `wss://` with `rustls`) | |
+//! | `io` | the adapters: blocking `std::io` (feature `std`, default) and tokio (feature `tokio`, `wss://` with `rustls`); hyper (feature `hyper`, also as `rfc6455::hyper`) and axum (feature `axum`, also as `rfc6455::axum`) | RFC 8441 |
 //!
 //! The core (every module but `io`) does no I/O; `io` drives it over
 //! streams.
@@ -54,6 +54,7 @@
 //! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
 //! [RFC 7692]: https://www.rfc-editor.org/rfc/rfc7692
 #![cfg_attr(not(any(feature = "std", test)), no_std)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 
@@ -72,6 +73,17 @@ pub mod mask;
 pub mod message;
 pub mod time;
 
+/// The axum extractor, [`WebSocketUpgrade`](axum::WebSocketUpgrade)
+/// (feature `axum`): `io::axum` under a shorter name.
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use io::axum;
+/// The upgrade of a hyper 1 request, [`upgrade`](hyper::upgrade) (feature
+/// `hyper`): `io::hyper` under a shorter name.
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub use io::hyper;
+
 pub use close::{CloseCode, CloseFrame};
 pub use connection::{
     Config, Connection, Event, PreparedMessage, ProtocolError, Role, SendError, State,
@@ -79,14 +91,15 @@ pub use connection::{
 pub use message::{Message, Utf8Bytes};
 
 /// The README's examples, compiled and run as doctests (they use every
-/// adapter, negotiate permessage-deflate, and show the http and rustls
-/// features, so they need all of them: `cargo test --all-features`).
+/// adapter, negotiate permessage-deflate, and show the http, rustls and
+/// axum features, so they need all of them: `cargo test --all-features`).
 #[cfg(all(
     doctest,
     feature = "tokio",
     feature = "deflate",
     feature = "http",
-    feature = "rustls"
+    feature = "rustls",
+    feature = "axum"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -2,7 +2,7 @@
 //! over HTTP/1.1, the h2 crate's client over HTTP/2 extended CONNECT
 //! (RFC 8441), and refusals with the right status on both. Each path agrees
 //! permessage-deflate when the client offers it.
-#![cfg(all(feature = "http", feature = "tokio", feature = "deflate"))]
+#![cfg(all(feature = "axum", feature = "deflate"))]
 
 #[path = "../examples/hyper_server.rs"]
 #[allow(dead_code)]

@@ -9,6 +9,8 @@
 //! |---|---|---|
 //! | [`blocking::WebSocket`] | `std` (default) | [`std::io::Read`] + [`std::io::Write`] + [`blocking::ReadTimeout`] |
 //! | `tokio::WebSocketStream` | `tokio` | tokio's `AsyncRead` + `AsyncWrite` |
+//! | `hyper::upgrade` | `hyper` | a connection that hyper 1 hands over (HTTP/1.1 or HTTP/2), as a `tokio::WebSocketStream` |
+//! | `axum::WebSocketUpgrade` | `axum` | the same in an axum 0.8 extractor |
 //!
 //! Both share the same policy, the core's: pings and the peer's close are
 //! answered for you, on any call that touches the stream; a protocol error
@@ -44,8 +46,15 @@
 //! (a handshake over a stream you opened), and with `from_raw` for a stream
 //! whose handshake was done elsewhere.
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 pub mod blocking;
+#[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+pub mod hyper;
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
 
 use crate::handshake::{
