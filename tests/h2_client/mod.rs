@@ -94,7 +94,10 @@ pub async fn connect(address: SocketAddr) -> h2::client::SendRequest<Bytes> {
     });
     ping_pong.ping(h2::Ping::opaque()).await.unwrap();
     let send_request = send_request.ready().await.unwrap();
-    assert!(send_request.is_extended_connect_protocol_enabled());
+    assert!(
+        send_request.is_extended_connect_protocol_enabled(),
+        "RFC 8441 section 3: the server announces extended CONNECT"
+    );
     send_request
 }
 
