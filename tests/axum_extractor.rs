@@ -43,6 +43,14 @@ async fn echo(mut ws: WebSocket) {
     }
 }
 
+/// The echo loop of the quick start, which stops at the first error and
+/// drops the connection.
+async fn short_loop_echo(mut ws: WebSocket) {
+    while let Some(Ok(message)) = ws.next().await {
+        let _ = ws.feed(message).await;
+    }
+}
+
 /// The routes under test: `/echo` with the defaults, `/plain` with
 /// deflate declined, `/chat` with subprotocols (its first message names
 /// the chosen one), `/small` with a 1000-byte message limit.
@@ -71,6 +79,12 @@ fn app() -> Router {
         .route(
             "/small",
             any(|ws: WebSocketUpgrade| async { ws.max_message_size(1000).on_upgrade(echo) }),
+        )
+        .route(
+            "/short",
+            any(|ws: WebSocketUpgrade| async {
+                ws.max_message_size(1000).on_upgrade(short_loop_echo)
+            }),
         )
 }
 
@@ -463,6 +477,22 @@ async fn the_options_reach_the_connection() {
         panic!("no echo expected: {} bytes", message.len());
     }
     while ws.next().await.is_some() {}
+    assert_eq!(
+        ws.peer_close().map(|c| c.code()),
+        Some(CloseCode::MessageTooBig)
+    );
+}
+
+#[tokio::test]
+async fn a_loop_that_stops_at_the_first_error_still_sends_the_close_code() {
+    let address = start().await;
+    let mut ws = WebSocketStream::connect(&format!("ws://{address}/short"))
+        .await
+        .unwrap();
+    ws.send(Message::binary(vec![1u8; 1001])).await.unwrap();
+    while ws.next().await.is_some() {}
+    // The handler returned at its first `Err` and dropped the stream; the
+    // close with 1009 went out before the error reached it.
     assert_eq!(
         ws.peer_close().map(|c| c.code()),
         Some(CloseCode::MessageTooBig)

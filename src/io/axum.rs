@@ -38,10 +38,10 @@
 //! let app: Router = Router::new().route("/ws", any(echo));
 //! ```
 //!
-//! **That loop stops at the first error**, dropping the connection; after a
-//! protocol error of the peer the close frame it queued (with its code,
-//! 1002, 1007, 1009...) is written by the next `next`, so to send it, go on
-//! receiving until `None`: `while let Some(message) = ws.next().await`.
+//! That loop stops at the first error and drops the connection. After a
+//! protocol error of the peer, the stream has already written the close
+//! frame with its code (1002, 1007, 1009..., RFC 6455 section 7.4.1) when
+//! `next` returns the `Err`, as far as the socket took it without waiting.
 
 use std::fmt;
 use std::future::Future;

@@ -58,8 +58,9 @@ pub use super::DEFAULT_HIGH_WATER;
 /// the same without the trait. The stream ends (`None`) after the close
 /// handshake; [`peer_close`](Self::peer_close) then holds the peer's close
 /// frame. A protocol error of the peer comes once as `Some(Err(_))`, its
-/// close frame queued; the stream ends on the next poll, once that close is
-/// written. **Pings and the peer's close are answered while receiving**, at
+/// close frame already written as far as the stream takes it without
+/// waiting (so a loop that stops at the first error still sends the close
+/// code); the stream ends on the next poll, once the rest is written. **Pings and the peer's close are answered while receiving**, at
 /// the next frame boundary, without waiting for the application to write.
 ///
 /// **Receiving writes what is queued when the bytes read run out**, before
@@ -574,6 +575,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
         let this = self.get_mut();
         loop {
             match step(this.connection.poll_event(), &mut this.peer_close) {
+                Step::Yield(Err(error)) => {
+                    // A protocol error of the peer queued its close (1002,
+                    // 1007, 1009...): write it now, as far as the stream
+                    // takes it without waiting, so that a loop that stops
+                    // at the first error still tells the peer why.
+                    let _ = this.poll_drive(cx);
+                    return Poll::Ready(Some(Err(error)));
+                }
                 Step::Yield(message) => return Poll::Ready(Some(message)),
                 Step::Again => continue,
                 Step::Idle => {}
