@@ -55,7 +55,7 @@
 //! [RFC 7692]: https://www.rfc-editor.org/rfc/rfc7692
 #![cfg_attr(not(any(feature = "std", test)), no_std)]
 #![forbid(unsafe_op_in_unsafe_fn)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 extern crate alloc;
 
