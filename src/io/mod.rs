@@ -46,6 +46,7 @@
 
 pub mod blocking;
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
 
 use crate::handshake::{
