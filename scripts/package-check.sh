@@ -43,6 +43,11 @@ crate="$target/package/rfc6455-$version.crate"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 tar -xzf "$crate" -C "$scratch"
+# A .crate's entries carry one fixed old mtime, and cargo judges a path
+# package fresh by mtimes, under the same unit hash as the checkout's build
+# of it: untouched, the old sources would look older than the checkout's
+# last test binaries, and those would run instead of the packaged sources.
+find "$scratch" -type f -exec touch {} +
 cd "$scratch/rfc6455-$version"
 # The same target dir as the checkout's builds, so the dependencies built
 # there are reused; the crate itself builds again from the extracted sources.
