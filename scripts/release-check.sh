@@ -89,7 +89,7 @@ check_deny() {
     cargo fetch --locked
     # No advisories: they need the advisory database from the network (see
     # deny.toml).
-    PATH="$tools/bin:$PATH" cargo deny --locked --offline check licenses bans sources
+    PATH="$tools/bin:$PATH" cargo deny --locked --offline check --hide-inclusion-graph --show-stats licenses bans sources
 }
 
 for check in "${checks[@]}"; do
