@@ -97,6 +97,7 @@ pub struct Config {
     /// The handshake negotiates with it; [`Connection::with_deflate`] reads
     /// its level and threshold.
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub deflate: Option<DeflateConfig>,
 }
 
@@ -130,6 +131,7 @@ impl Config {
     /// assert_eq!(config.deflate.unwrap().level, 1);
     /// ```
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub fn deflate(mut self, deflate: impl Into<Option<DeflateConfig>>) -> Self {
         self.deflate = deflate.into();
         self
@@ -491,6 +493,7 @@ pub struct Connection<
 }
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl Connection {
     /// A connection in the open state, as after a successful handshake,
     /// whose timers take [`std::time::Instant`]s; a client masks with keys
@@ -540,6 +543,7 @@ impl Connection {
     /// [`UpgradeRequest::negotiate_deflate`]: crate::handshake::UpgradeRequest::negotiate_deflate
     /// [`send_uncompressed`]: Self::send_uncompressed
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub fn with_deflate(role: Role, config: Config, params: Option<DeflateParams>) -> Self {
         let mut connection = Connection::new(role, config);
         connection.agree_deflate(params);
@@ -564,6 +568,7 @@ impl<T: Timestamp> Connection<T> {
     /// assert_eq!(server.poll_timeout(), Some(Duration::from_millis(61_000)));
     /// ```
     #[cfg(feature = "getrandom")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "getrandom")))]
     pub fn with_timestamp(role: Role, config: Config) -> Self {
         let keys = match role {
             Role::Client => Keys::Os(OsKeys::new()),
@@ -679,6 +684,7 @@ impl<T: Timestamp> Connection<T> {
 
     /// The permessage-deflate parameters agreed, if the extension is in use.
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub fn deflate(&self) -> Option<&DeflateParams> {
         self.deflate.as_ref().map(|d| &d.params)
     }

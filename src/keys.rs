@@ -102,6 +102,7 @@ pub(crate) fn fill(source: &mut (impl KeySource + ?Sized), out: &mut [u8]) {
 /// assert!(drawn.iter().any(|key| *key != drawn[0]));
 /// ```
 #[cfg(feature = "getrandom")]
+#[cfg_attr(docsrs, doc(cfg(feature = "getrandom")))]
 #[derive(Debug)]
 pub struct OsKeys {
     pool: [u8; 28],

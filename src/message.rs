@@ -384,6 +384,7 @@ impl Assembler {
     /// (RFC 7692): a message whose first frame has RSV1 set is inflated as
     /// it arrives, and the limit counts inflated bytes.
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub fn with_inflater(max_message_size: u64, inflater: Inflater) -> Self {
         Assembler {
             inflating: Some(Box::new(Inflating {

@@ -47,6 +47,7 @@ impl Timestamp for Duration {
 }
 
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 impl Timestamp for std::time::Instant {
     fn saturating_add(self, d: Duration) -> Self {
         if let Some(later) = self.checked_add(d) {

@@ -60,6 +60,7 @@ impl Response {
     /// server declined it. Pass them to
     /// [`Connection::with_deflate`](crate::Connection::with_deflate).
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub fn deflate(&self) -> Option<crate::deflate::DeflateParams> {
         self.deflate
     }
@@ -109,6 +110,7 @@ impl ClientHandshake {
     /// feature `getrandom` (in `std`); without it, use
     /// [`with_key_source`](Self::with_key_source).
     #[cfg(feature = "getrandom")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "getrandom")))]
     pub fn new(request: ClientRequest) -> Result<Self, BuildError> {
         let mut key = [0u8; 16];
         getrandom::fill(&mut key).map_err(|e| BuildError::Entropy(e.to_string()))?;

@@ -141,6 +141,7 @@ impl ClientRequest {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub fn deflate(mut self, config: crate::deflate::DeflateConfig) -> Self {
         self.deflate = Some(config);
         self

@@ -110,6 +110,7 @@ pub enum HandshakeError {
     /// The server's permessage-deflate answer is invalid or does not match
     /// the offer (RFC 7692 section 5). Client side, 502.
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     #[error("permessage-deflate: {0}")]
     Deflate(crate::deflate::NegotiationError),
 }

@@ -140,6 +140,7 @@ mod error;
 mod extensions;
 mod head;
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 mod request;
 mod response;

@@ -211,6 +211,7 @@ impl UpgradeRequest {
     ///
     /// [`deflate::accept_offer`]: crate::deflate::accept_offer
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub fn negotiate_deflate(
         &self,
         config: &crate::deflate::DeflateConfig,

@@ -62,6 +62,7 @@ impl Accept {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub fn deflate(mut self, params: Option<crate::deflate::DeflateParams>) -> Self {
         self.deflate = params;
         self

@@ -31,11 +31,13 @@ use super::{Acceptor, Connector, Error, Step, accept_all, open, step, transport_
 
 pub use split::{ReadHalf, WriteHalf};
 #[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use tls::{MaybeTlsStream, default_client_config};
 /// The rustls crate that `wss://` uses (feature `rustls`), to build a
 /// `ClientConfig` for [`WebSocketStream::connect_tls_with`] or a server's
 /// `TlsAcceptor` without naming another version.
 #[cfg(feature = "rustls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub use tokio_rustls::{self, rustls};
 
 /// Bytes read from the stream at once, into a buffer on the stack: an idle

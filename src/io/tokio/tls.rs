@@ -23,6 +23,7 @@ use crate::io::Error;
 
 /// The stream of a connection opened by [`WebSocketStream::connect_tls`]:
 /// TCP for `ws://`, TLS over TCP for `wss://`.
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum MaybeTlsStream {
@@ -42,6 +43,7 @@ pub enum MaybeTlsStream {
 /// `ClientConfig` (this module re-exports [`rustls`](tokio_rustls::rustls))
 /// and pass it to [`WebSocketStream::connect_tls_with`]. The crypto provider
 /// is the process default if one is installed, else ring.
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 pub fn default_client_config() -> Result<Arc<ClientConfig>, Error> {
     static DEFAULT: OnceLock<Arc<ClientConfig>> = OnceLock::new();
     if let Some(config) = DEFAULT.get() {
@@ -60,6 +62,7 @@ pub fn default_client_config() -> Result<Arc<ClientConfig>, Error> {
     Ok(DEFAULT.get_or_init(|| Arc::new(config)).clone())
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
 impl WebSocketStream<MaybeTlsStream> {
     /// Connects to a `ws://` or `wss://` URL and runs the client handshake,
     /// with the default [`Config`] and, for `wss://`, the
