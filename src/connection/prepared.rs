@@ -207,6 +207,7 @@ impl PreparedMessage {
     /// a compressor of its own, dropped when done: a connection's own
     /// compressor is never woken for a prepared message.
     #[cfg(feature = "deflate")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]
     pub fn compressed(&self, window_bits: u8) -> Result<Option<&Bytes>, CompressError> {
         let bits = window_bits.clamp(9, 15);
         let slot = &self.inner.compressed[usize::from(bits - 9)];
