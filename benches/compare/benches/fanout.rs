@@ -97,8 +97,9 @@ fn measure(
 ) -> Vec<Row> {
     let mut rows = Vec::new();
     for &n in subs {
-        let mut times = vec![vec![vec![0.0; columns.len()]; rounds]; sizes.len()];
-        for round in 0..rounds {
+        // Seconds by round, size and column.
+        let mut times = vec![vec![vec![0.0; columns.len()]; sizes.len()]; rounds];
+        for (round, cells) in times.iter_mut().enumerate() {
             for turn in 0..columns.len() {
                 let index = (turn + round) % columns.len();
                 let column = columns[index];
@@ -110,7 +111,7 @@ fn measure(
                         let (back, time) =
                             fanout::deliver(server, subscribers, column, messages, size).await;
                         subscribers = back;
-                        times[s][round][index] = time.as_secs_f64();
+                        cells[s][index] = time.as_secs_f64();
                     }
                     assert_eq!(server.ask("reset").await, "ok");
                     drop(subscribers);
@@ -120,7 +121,7 @@ fn measure(
         }
         for (s, &size) in sizes.iter().enumerate() {
             let per_column: Vec<Vec<f64>> = (0..columns.len())
-                .map(|c| (0..rounds).map(|r| times[s][r][c]).collect())
+                .map(|c| times.iter().map(|cells| cells[s][c]).collect())
                 .collect();
             eprintln!(
                 "{n} subscribers, {}: {}",

@@ -16,7 +16,7 @@
 //! - `heap`: the live heap bytes of the child ([`heap::live_bytes`]);
 //! - `reset`: forgets every subscriber (their writer tasks end).
 
-use std::io::{self, Write as _};
+use std::io::{self, IoSlice, Write as _};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -424,16 +424,25 @@ async fn fastwebsockets(mut stream: TcpStream, hub: Hub) -> Result<(), BoxError>
     Ok(())
 }
 
-/// The limit: the frame's bytes, built once, written to each socket.
+/// The limit: the frames' bytes, built once, written to each socket, all
+/// those waiting in one vectored write (as ours leave in one flush).
 async fn tcp_limit(mut stream: TcpStream, hub: Hub) -> Result<(), BoxError> {
     crate::servers::handshake_async(&mut stream).await?;
     let (inbox, mut outgoing) = unbounded_channel();
     lock(&hub).bytes.push(inbox);
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch: Vec<Bytes> = Vec::with_capacity(BATCH);
     while outgoing.recv_many(&mut batch, BATCH).await > 0 {
-        for frame in batch.drain(..) {
-            stream.write_all(&frame).await?;
+        let mut slices: Vec<IoSlice<'_>> = batch.iter().map(|f| IoSlice::new(f)).collect();
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            let n = stream.write_vectored(rest).await?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::WriteZero).into());
+            }
+            IoSlice::advance_slices(&mut rest, n);
         }
+        drop(slices);
+        batch.clear();
     }
     Ok(())
 }
