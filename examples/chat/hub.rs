@@ -1,12 +1,14 @@
 //! Who is online, the rooms and the history, and what each JSON message
 //! from a page does to them. No I/O: messages for a client go into its
-//! bounded queue, which its writer task empties.
+//! bounded queue, which its writer task empties. Each message is framed
+//! (and compressed) once, as a [`PreparedMessage`], and its queues hold
+//! handles to those bytes, whether it goes to one client or to everyone.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rfc6455::Message;
+use rfc6455::{Config, Message, PreparedMessage};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 use tokio::sync::mpsc::{Sender, error::TrySendError};
@@ -21,8 +23,9 @@ pub type ClientId = u64;
 /// What the hub holds of one client.
 pub struct Client {
     pub name: String,
-    /// Its outgoing queue: bounded, filled with `try_send`.
-    pub queue: Sender<Message>,
+    /// Its outgoing queue: bounded, filled with `try_send`; each entry a
+    /// handle to bytes shared with the other recipients.
+    pub queue: Sender<PreparedMessage>,
     /// Tells its writer to close with 1008 ("too slow").
     pub kick: Arc<Notify>,
 }
@@ -32,6 +35,9 @@ pub struct Client {
 pub struct Hub {
     /// How often a page should send its heartbeat, told in `hello`.
     heartbeat: Duration,
+    /// The connections' settings: messages are prepared with their frame
+    /// size and compression level.
+    config: Config,
     next_id: ClientId,
     clients: HashMap<ClientId, Client>,
     rooms: BTreeMap<String, BTreeSet<ClientId>>,
@@ -40,9 +46,10 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn new(heartbeat: Duration) -> Hub {
+    pub fn new(heartbeat: Duration, config: Config) -> Hub {
         Hub {
             heartbeat,
+            config,
             next_id: 0,
             clients: HashMap::new(),
             rooms: BTreeMap::new(),
@@ -115,14 +122,18 @@ impl Hub {
     /// full is dropped and its writer told to close with 1008; the others
     /// are not held up.
     fn send(&mut self, ids: &[ClientId], message: &Value) {
-        // One buffer for everyone: cloning a message only counts a reference.
-        let text = Message::text(message.to_string());
+        // Framed once for everyone, and compressed at most once: every
+        // connection agreed `server_no_context_takeover` (see main.rs), so
+        // each compresses a message from an empty window and all of them
+        // would send the same bytes. Cloning it only counts a reference.
+        let prepared =
+            PreparedMessage::for_config(Message::text(message.to_string()), &self.config);
         let mut gone = Vec::new();
         for id in ids {
             let Some(client) = self.clients.get(id) else {
                 continue;
             };
-            match client.queue.try_send(text.clone()) {
+            match client.queue.try_send(prepared.clone()) {
                 Ok(()) => {}
                 Err(TrySendError::Full(_)) => gone.push((*id, true)),
                 Err(TrySendError::Closed(_)) => gone.push((*id, false)),

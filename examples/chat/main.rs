@@ -110,8 +110,14 @@
 //!   **1008** (policy violation, "too slow"). If it does not answer the close
 //!   within the close timeout (5 s), or a write blocks for longer than
 //!   [`WRITE_TIMEOUT`](session::WRITE_TIMEOUT), the socket is shut down.
-//!   Memory per client is thus bounded by `QUEUE_BOUND` times the largest
-//!   message.
+//!   Memory per client is thus bounded by `QUEUE_BOUND` handles plus what
+//!   its connection has queued (its high-water mark, 128 KiB, and one
+//!   message): the messages themselves are shared.
+//! - Every message leaves the hub as one [`PreparedMessage`](rfc6455::PreparedMessage),
+//!   framed once and compressed at most once (the server agrees
+//!   `server_no_context_takeover` with every page), however many members
+//!   get it: a group message to a thousand members is one copy of its
+//!   bytes, not a thousand.
 //! - A client that sends faster than it reads what comes back (each message
 //!   it sends queues a copy for it) is slowed, not dropped: while its own
 //!   queue is over half full, its reader reads nothing more from its socket,
@@ -180,7 +186,7 @@ async fn main() -> io::Result<()> {
         .map_or(MAX_HEARTBEAT, |k| k.min(MAX_HEARTBEAT));
     let server = Arc::new(Server {
         signer: Signer::new(),
-        hub: Mutex::new(Hub::new(heartbeat)),
+        hub: Mutex::new(Hub::new(heartbeat, config)),
         config,
     });
     loop {
@@ -207,7 +213,14 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<(String, Config), Str
         .keepalive_interval(s(30))
         .idle_timeout(s(75))
         .close_timeout(s(5))
-        .deflate(DeflateConfig::default());
+        // `server_no_context_takeover`: the server compresses each message
+        // from an empty window, so a broadcast is compressed once and every
+        // member gets the same bytes (a `PreparedMessage` keeps them),
+        // instead of once per connection with its own history. A server may
+        // answer it even when the client did not offer it (RFC 7692 section
+        // 7.1.1.1); it costs some compression ratio on a chat's short texts,
+        // and keeps no 32 KiB window per connection between messages.
+        .deflate(DeflateConfig::default().server_no_context_takeover(true));
     let mut first = true;
     while let Some(arg) = args.next() {
         if std::mem::take(&mut first) && !arg.starts_with("--") {

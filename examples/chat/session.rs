@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use rfc6455::handshake::{Accept, Reject, UpgradeRequest};
 use rfc6455::io::tokio::{WebSocketStream, WriteHalf};
-use rfc6455::{CloseCode, Connection, Message, Role};
+use rfc6455::{CloseCode, Connection, Message, PreparedMessage, Role};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, mpsc};
@@ -55,7 +55,9 @@ pub async fn run(
 
     // Browsers offer permessage-deflate on every connection; the room
     // accepts it (messages under the default 1 KiB threshold still go out as
-    // they are).
+    // they are), answering `server_no_context_takeover` even when the page
+    // did not ask for it (see `parse` in main.rs): then a message is
+    // compressed once for every member, not once per connection.
     let deflate = server
         .config
         .deflate
@@ -124,7 +126,7 @@ pub async fn run(
 /// reader ended) or a write stays blocked for [`WRITE_TIMEOUT`].
 async fn write_loop(
     mut write: WriteHalf<TcpStream>,
-    mut outgoing: mpsc::Receiver<Message>,
+    mut outgoing: mpsc::Receiver<PreparedMessage>,
     kick: Arc<Notify>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
@@ -138,7 +140,9 @@ async fn write_loop(
                 }
                 let send = async {
                     for message in batch.drain(..) {
-                        write.feed(message).await?;
+                        // The prepared frames are queued by handle: no
+                        // framing, compressing or copying per client.
+                        write.feed_prepared(&message).await?;
                     }
                     write.flush().await
                 };

@@ -21,6 +21,8 @@ const ZERO: AtomicUsize = AtomicUsize::new(0);
 static COUNTS: [AtomicUsize; CLASSES] = [ZERO; CLASSES];
 /// Live bytes of the allocations above [`SMALL`].
 static LARGE_BYTES: AtomicUsize = AtomicUsize::new(0);
+/// Live bytes of every allocation, as asked for (not rounded to a class).
+static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
 
 fn class(size: usize) -> usize {
     if size > SMALL {
@@ -31,6 +33,7 @@ fn class(size: usize) -> usize {
 }
 
 fn add(size: usize) {
+    LIVE_BYTES.fetch_add(size, Ordering::Relaxed);
     COUNTS[class(size)].fetch_add(1, Ordering::Relaxed);
     if size > SMALL {
         LARGE_BYTES.fetch_add(size, Ordering::Relaxed);
@@ -38,6 +41,7 @@ fn add(size: usize) {
 }
 
 fn remove(size: usize) {
+    LIVE_BYTES.fetch_sub(size, Ordering::Relaxed);
     COUNTS[class(size)].fetch_sub(1, Ordering::Relaxed);
     if size > SMALL {
         LARGE_BYTES.fetch_sub(size, Ordering::Relaxed);
@@ -96,6 +100,12 @@ pub fn snapshot() -> Vec<(usize, usize)> {
         .collect();
     out.push((usize::MAX, LARGE_BYTES.load(Ordering::Relaxed)));
     out
+}
+
+/// Bytes of the live allocations now, exactly as requested (0 unless
+/// [`Counting`] is the global allocator).
+pub fn live_bytes() -> usize {
+    LIVE_BYTES.load(Ordering::Relaxed)
 }
 
 /// If `HEAP_HISTOGRAM` names a file, rewrites it every 200 ms with the

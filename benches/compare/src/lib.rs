@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 pub mod child;
 pub mod decode;
+pub mod fanout;
 pub mod heap;
 pub mod limit;
 pub mod load;

@@ -325,7 +325,7 @@ fn answer(head: &[u8]) -> io::Result<Vec<u8>> {
 
 /// Reads a request head (up to the blank line) and answers 101: the
 /// hand-written upgrade of fastwebsockets and the TCP references.
-async fn handshake_async(stream: &mut tokio::net::TcpStream) -> io::Result<()> {
+pub(crate) async fn handshake_async(stream: &mut tokio::net::TcpStream) -> io::Result<()> {
     let mut head = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
     while !head.ends_with(b"\r\n\r\n") {

@@ -39,6 +39,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// **Nothing is written here**: the bytes go out on the next
     /// [`flush`](Self::flush), `send`, or poll of the receiving side. A
     /// queue that is at the mark holds at most the mark plus one message.
+    /// With many subscribers, give each a writer task that takes every
+    /// message from its inbox as soon as it comes, offers it here, and
+    /// flushes in between (a `select!` of the two, `flush` being
+    /// cancel-safe): it never waits for its peer before taking the next
+    /// one. `tests/prepared_slow_subscriber.rs` has that loop, with 101
+    /// subscribers of which one never reads.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

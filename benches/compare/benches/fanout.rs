@@ -1,0 +1,332 @@
+//! Fan-out over loopback: one server publishes messages to N subscribers
+//! held by the load generator; delivered messages per second (summed over
+//! subscribers) and the time until the last subscriber has the last
+//! message, each column as a ratio to tokio-tungstenite in the same run.
+//!
+//! ```text
+//! cargo bench --manifest-path benches/compare/Cargo.toml --bench fanout
+//! ```
+//!
+//! Each column's server runs in its own child process on a current-thread
+//! tokio runtime (see `src/fanout.rs`); the load generator runs on a
+//! multi-thread runtime of 2 workers and checks every message of every
+//! subscriber byte for byte. Per row the columns are measured in turns,
+//! in a rotated order each round; a cell is the median over rounds, a ratio
+//! the median over rounds of that round's ratio. Then the compressed pair
+//! (JSON-like text, ratio to ours with context takeover), and the servers'
+//! heap while one 64 KiB message is queued for subscribers that do not read.
+//!
+//! Environment (defaults in brackets): `FANOUT_SUBS` [100,1000,10000],
+//! `FANOUT_SIZES` [16,1024,65536], `FANOUT_MESSAGES` [10],
+//! `FANOUT_SERVERS` [every uncompressed column], `FANOUT_ROUNDS` [3],
+//! `FANOUT_DEFLATE_SUBS` [1000] and `FANOUT_DEFLATE_SIZE` [1024] (0
+//! subscribers skips it), `FANOUT_MEM_SUBS` [10000] and `FANOUT_MEM_SIZE`
+//! [65536] (0 skips it).
+
+use std::time::{Duration, Instant};
+
+use rfc6455_compare::fanout::{self, Column, FanoutServer};
+use rfc6455_compare::heap::Counting;
+use rfc6455_compare::{child, machine, servers};
+
+/// Counts the server children's heap (the `heap` command); the load
+/// generator pays the same small cost for every column.
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// The column every ratio of the uncompressed table divides by.
+const BASELINE: Column = Column::TokioTungstenite;
+
+fn list(name: &str, default: &[usize]) -> Vec<usize> {
+    match std::env::var(name) {
+        Ok(value) => value
+            .split(',')
+            .map(|v| v.trim().parse().unwrap_or_else(|_| panic!("{name}: {v}")))
+            .collect(),
+        Err(_) => default.to_vec(),
+    }
+}
+
+fn number(name: &str, default: usize) -> usize {
+    std::env::var(name).map_or(default, |v| v.parse().expect(name))
+}
+
+fn size_name(size: usize) -> String {
+    if size >= 1024 && size.is_multiple_of(1024) {
+        format!("{} KiB", size / 1024)
+    } else {
+        format!("{size} B")
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+/// The median over rounds of `ours[i] / base[i]`.
+fn ratio(ours: &[f64], base: &[f64]) -> f64 {
+    median(ours.iter().zip(base).map(|(o, b)| o / b).collect())
+}
+
+/// One row: the seconds until the last subscriber had the last message, per
+/// column, one per round.
+struct Row {
+    subs: usize,
+    size: usize,
+    times: Vec<Vec<f64>>,
+}
+
+/// Measures `rows` of (subscribers, sizes) for `columns`, in turns.
+fn measure(
+    runtime: &tokio::runtime::Runtime,
+    servers: &mut [FanoutServer],
+    columns: &[Column],
+    subs: &[usize],
+    sizes: &[usize],
+    messages: usize,
+    rounds: usize,
+) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for &n in subs {
+        // Seconds by round, size and column.
+        let mut times = vec![vec![vec![0.0; columns.len()]; sizes.len()]; rounds];
+        for (round, cells) in times.iter_mut().enumerate() {
+            for turn in 0..columns.len() {
+                let index = (turn + round) % columns.len();
+                let column = columns[index];
+                let server = &mut servers[index];
+                runtime.block_on(async {
+                    let mut subscribers = fanout::subscribe(server.addr, n, column, None).await;
+                    server.wait_for(n).await;
+                    for (s, &size) in sizes.iter().enumerate() {
+                        let (back, time) =
+                            fanout::deliver(server, subscribers, column, messages, size).await;
+                        subscribers = back;
+                        cells[s][index] = time.as_secs_f64();
+                    }
+                    assert_eq!(server.ask("reset").await, "ok");
+                    drop(subscribers);
+                    server.wait_for(0).await;
+                });
+            }
+        }
+        for (s, &size) in sizes.iter().enumerate() {
+            let per_column: Vec<Vec<f64>> = (0..columns.len())
+                .map(|c| times.iter().map(|cells| cells[s][c]).collect())
+                .collect();
+            eprintln!(
+                "{n} subscribers, {}: {}",
+                size_name(size),
+                columns
+                    .iter()
+                    .zip(&per_column)
+                    .map(|(c, t)| format!("{} {:.1} ms", c.name(), median(t.clone()) * 1e3))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            rows.push(Row {
+                subs: n,
+                size,
+                times: per_column,
+            });
+        }
+    }
+    rows
+}
+
+fn header(first: &str, columns: &[Column]) -> String {
+    let mut line = format!("| {first} |");
+    let mut rule = "|---|".to_string();
+    for column in columns {
+        line += &format!(" {} |", column.name());
+        rule += "---:|";
+    }
+    format!("{line}\n{rule}")
+}
+
+/// Prints the tables of `rows`: messages per second and the time to the
+/// last message, as ratios to column `baseline`, and the medians.
+fn print_tables(rows: &[Row], columns: &[Column], baseline: usize, messages: usize) {
+    let rate = |row: &Row, c: usize| -> Vec<f64> {
+        row.times[c]
+            .iter()
+            .map(|t| (row.subs * messages) as f64 / t)
+            .collect()
+    };
+    let label = |row: &Row| format!("{}, {}", row.subs, size_name(row.size));
+    println!(
+        "\nDelivered messages per second, ratio to {} (median over rounds of the round's ratio; higher is faster):\n",
+        columns[baseline].name()
+    );
+    println!("{}", header("subscribers, size", columns));
+    for row in rows {
+        let cells: String = (0..columns.len())
+            .map(|c| format!(" {:.2} |", ratio(&rate(row, c), &rate(row, baseline))))
+            .collect();
+        println!("| {} |{cells}", label(row));
+    }
+    println!(
+        "\nTime until the last subscriber has the last message, ratio to {} (lower is faster):\n",
+        columns[baseline].name()
+    );
+    println!("{}", header("subscribers, size", columns));
+    for row in rows {
+        let cells: String = (0..columns.len())
+            .map(|c| format!(" {:.2} |", ratio(&row.times[c], &row.times[baseline])))
+            .collect();
+        println!("| {} |{cells}", label(row));
+    }
+    println!("\nMedians on this machine, for scale (delivered messages/s; time to the last):\n");
+    println!("{}", header("subscribers, size", columns));
+    for row in rows {
+        let cells: String = (0..columns.len())
+            .map(|c| {
+                format!(
+                    " {:.0}/s; {:.1} ms |",
+                    median(rate(row, c)),
+                    median(row.times[c].clone()) * 1e3
+                )
+            })
+            .collect();
+        println!("| {} |{cells}", label(row));
+    }
+}
+
+/// The server's heap growth while one message of `size` bytes is queued for
+/// `subs` subscribers that do not read: small socket buffers on both ends,
+/// so that most of it stays in the server. Gives bytes.
+fn memory(runtime: &tokio::runtime::Runtime, column: Column, subs: usize, size: usize) -> usize {
+    runtime.block_on(async {
+        let mut server = FanoutServer::start(column, &[("FANOUT_SNDBUF", "4096")]).await;
+        let subscribers = fanout::subscribe(server.addr, subs, column, Some(4096)).await;
+        server.wait_for(subs).await;
+        let before = settled_heap(&mut server).await;
+        assert_eq!(server.ask(&format!("publish 1 {size}")).await, "ok");
+        let after = settled_heap(&mut server).await;
+        drop(subscribers);
+        after.saturating_sub(before)
+    })
+}
+
+/// The child's live heap once two reads 200 ms apart agree (at most 10 s).
+async fn settled_heap(server: &mut FanoutServer) -> usize {
+    let start = Instant::now();
+    let mut last = server.heap().await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = server.heap().await;
+        if now == last || start.elapsed() > Duration::from_secs(10) {
+            return now;
+        }
+        last = now;
+    }
+}
+
+fn main() {
+    fanout::serve_if_asked();
+    child::raise_open_files_limit();
+
+    let subs = list("FANOUT_SUBS", &[100, 1000, 10_000]);
+    let sizes = list("FANOUT_SIZES", &[16, 1024, 65536]);
+    let messages = number("FANOUT_MESSAGES", 10);
+    let rounds = number("FANOUT_ROUNDS", 3);
+    let deflate_subs = number("FANOUT_DEFLATE_SUBS", 1000);
+    let deflate_size = number("FANOUT_DEFLATE_SIZE", 1024);
+    let mem_subs = number("FANOUT_MEM_SUBS", 10_000);
+    let mem_size = number("FANOUT_MEM_SIZE", 65536);
+    let mut columns: Vec<Column> = match std::env::var("FANOUT_SERVERS") {
+        Ok(names) => names
+            .split(',')
+            .map(|n| Column::from_name(n.trim()).unwrap_or_else(|| panic!("no column {n}")))
+            .collect(),
+        Err(_) => Column::PLAIN.to_vec(),
+    };
+    if !columns.contains(&BASELINE) {
+        columns.push(BASELINE);
+    }
+    let baseline = columns.iter().position(|&c| c == BASELINE).unwrap();
+
+    machine::print();
+    println!(
+        "Fan-out over loopback: {messages} messages per row published to every subscriber, \
+         {rounds} rounds, columns in turns; each server a child process on a current-thread \
+         tokio runtime, one writer task per subscriber; the load generator on a multi-thread \
+         runtime of {} workers; every message of every subscriber checked byte for byte.",
+        servers::WORKERS
+    );
+
+    let runtime = servers::runtime();
+    let mut children: Vec<FanoutServer> = runtime.block_on(async {
+        let mut children = Vec::new();
+        for &column in &columns {
+            children.push(FanoutServer::start(column, &[]).await);
+        }
+        children
+    });
+    let rows = measure(
+        &runtime,
+        &mut children,
+        &columns,
+        &subs,
+        &sizes,
+        messages,
+        rounds,
+    );
+    drop(children);
+    print_tables(&rows, &columns, baseline, messages);
+
+    if deflate_subs > 0 {
+        // Ratio to the connection compressing each message itself.
+        let pair = [Column::OursPreparedDeflate, Column::OursDeflateTakeover];
+        let mut children: Vec<FanoutServer> = runtime.block_on(async {
+            let mut children = Vec::new();
+            for &column in &pair {
+                children.push(FanoutServer::start(column, &[]).await);
+            }
+            children
+        });
+        let rows = measure(
+            &runtime,
+            &mut children,
+            &pair,
+            &[deflate_subs],
+            &[deflate_size],
+            messages,
+            rounds,
+        );
+        drop(children);
+        println!("\nWith permessage-deflate, JSON-like text:");
+        print_tables(&rows, &pair, 1, messages);
+    }
+
+    if mem_subs > 0 {
+        println!(
+            "\nServer heap while one {} message is queued for {mem_subs} subscribers that \
+             do not read (4 KiB socket buffers at both ends; growth over the idle \
+             connections, counted by the allocator):\n",
+            size_name(mem_size)
+        );
+        println!("| column | heap growth | payloads | beyond one payload, per subscriber |");
+        println!("|---|---:|---:|---:|");
+        for &column in &columns {
+            let grown = memory(&runtime, column, mem_subs, mem_size);
+            let extra = grown as f64 - mem_size as f64;
+            println!(
+                "| {} | {:.1} MiB | {:.1} | {:.0} B |",
+                column.name(),
+                grown as f64 / (1 << 20) as f64,
+                grown as f64 / mem_size as f64,
+                extra / mem_subs as f64
+            );
+        }
+    }
+}
