@@ -59,7 +59,7 @@ const WINDOWS: usize = 7;
 ///   kept inside for that, shared, not copied.
 /// - **permessage-deflate** (feature `deflate`): a server connection that
 ///   agreed `server_no_context_takeover` and would compress the message
-///   (it is at least its [`min_size`](crate::deflate::DeflateConfig::min_size))
+///   (it is at least its `DeflateConfig::min_size`)
 ///   sends the compressed frames for its `server_max_window_bits`, built
 ///   on first use and then kept: one compression per window size, whoever
 ///   asks first, and thread-safe. They are compressed at the level given at
@@ -115,7 +115,7 @@ impl PreparedMessage {
     /// Frames `message` once, as a server sends it, in frames of at most
     /// `frame_size` payload bytes (0 is taken as 1). Compressed forms, if
     /// any connection asks for one, use zlib level 6, the default of
-    /// [`DeflateConfig`](crate::deflate::DeflateConfig).
+    /// `DeflateConfig`.
     pub fn new(message: Message, frame_size: usize) -> Self {
         Self::build(message, frame_size, 6)
     }
@@ -303,7 +303,7 @@ impl<T: Timestamp> Connection<T> {
     /// queued meanwhile still goes out at the next frame boundary. It fails
     /// as `send` does: [`SendError::Closed`] once a close was sent,
     /// [`SendError::MessageInProgress`] during a fragmented message, and
-    /// [`SendError::Compression`] (feature `deflate`) if its compressed
+    /// `SendError::Compression` (feature `deflate`) if its compressed
     /// form could not be built; nothing is queued then.
     ///
     /// ```
