@@ -20,7 +20,7 @@
 #   AUTOBAHN_DEFLATE=shared AUTOBAHN_CASES='12.* 13.*' AUTOBAHN_ROLES=server \
 #       AUTOBAHN_OUT=target/autobahn-shared scripts/autobahn.sh
 # runs the echo server in permessage-deflate's shared mode (no context takeover
-# either way, compression state pooled per thread; echo_server --deflate shared).
+# either way, compression state pooled; echo_server --deflate shared).
 #
 # Environment overrides (defaults in brackets):
 #   AUTOBAHN_CASES          space-separated case ids/globs to run [all, less the exclusions]

@@ -13,6 +13,15 @@ use rfc6455::{Config, Connection, Event, ProtocolError, Role};
 #[global_allocator]
 static GLOBAL: counting::Counting = counting::Counting;
 
+/// The tests that use the process-wide pool (shared mode) take turns, so
+/// that one's states are not counted in another's thread.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Runs `f` with counting on; returns (allocations, peak live bytes, live
 /// bytes at the end).
 fn counted<T>(f: impl FnOnce() -> T) -> (T, u64, i64, i64) {
@@ -178,6 +187,7 @@ fn what_a_connection_holds_with_the_extension_agreed() {
 
 #[test]
 fn contexts_are_reset_in_place_not_rebuilt() {
+    let _serial = serial();
     // Neither side takes over its context: both reset after every message.
     let params = Some(DeflateParams::new(true, true, 15, 15));
     let config = Config::default().deflate(DeflateConfig::default().min_size(0));
@@ -258,7 +268,7 @@ fn exchange(server: &mut Connection, client: &mut Connection, round: usize) {
 
 /// The heap that `n` idle server connections hold after a chat-like
 /// exchange, per connection, counting the `Connection` itself. Clients are
-/// dropped and the thread's pool cleared before the count is read, all with
+/// dropped and the pool cleared before the count is read, all with
 /// counting on, so what the pool lends back and forth cancels out.
 fn idle_server_bytes(n: usize, config: Config, params: Option<DeflateParams>) -> i64 {
     rfc6455::deflate::pool::clear();
@@ -281,6 +291,7 @@ fn idle_server_bytes(n: usize, config: Config, params: Option<DeflateParams>) ->
 
 #[test]
 fn an_idle_connection_in_shared_mode_holds_no_compression_state() {
+    let _serial = serial();
     let n = 1_000;
     let shared = Config::default().deflate(DeflateConfig::shared());
     let agreed = rfc6455::deflate::accept_offer(

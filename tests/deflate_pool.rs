@@ -1,8 +1,10 @@
 //! Shared mode's pool (RFC 7692 section 7.1.1, no context takeover either
-//! way): a message's inflater and compressor go back to the thread's pool,
-//! reset, when the message ends, when it fails halfway (corrupt data, 1007;
-//! over the limit, 1009) and when a connection is dropped mid-message; the
-//! next connection on the thread then works with the same state.
+//! way): a message's inflater and compressor go back to the pool, reset,
+//! when the message ends, when it fails halfway (corrupt data, 1007; over
+//! the limit, 1009) and when a connection is dropped mid-message; the next
+//! connection then works with the same state.
+//!
+//! The pool is one for the process, so these tests take turns.
 #![cfg(feature = "deflate")]
 
 mod counting;
@@ -10,9 +12,18 @@ mod counting;
 use rfc6455::deflate::{DeflateConfig, DeflateParams, Deflater, pool};
 use rfc6455::message::DataKind;
 use rfc6455::{Config, Connection, Event, Message, Role};
+use std::sync::{Mutex, MutexGuard};
 
 #[global_allocator]
 static GLOBAL: counting::Counting = counting::Counting;
+
+/// One test at a time: they count what the process-wide pool holds.
+fn serial() -> MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// A masked client frame with any first byte.
 fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
@@ -101,7 +112,7 @@ fn fail_halfway(mut server: Connection, first: &[u8], second: &[u8], code: u16) 
     server
 }
 
-/// Another connection on the same thread inflates a good message with the
+/// Another connection inflates a good message with the
 /// pooled inflater, allocating no new state.
 fn next_connection_decodes() {
     let message = text(3000, 5);
@@ -127,6 +138,7 @@ fn next_connection_decodes() {
 
 #[test]
 fn corrupt_data_halfway_gives_the_inflater_back_reset() {
+    let _serial = serial();
     let start = text(2000, 0);
     let good = compressed(&[&start, ""]);
     pool::clear();
@@ -139,6 +151,7 @@ fn corrupt_data_halfway_gives_the_inflater_back_reset() {
 
 #[test]
 fn too_big_halfway_gives_the_inflater_back_reset() {
+    let _serial = serial();
     let (first, second) = (text(6000, 1), text(6000, 2));
     let pieces = compressed(&[&first, &second]);
     pool::clear();
@@ -150,6 +163,7 @@ fn too_big_halfway_gives_the_inflater_back_reset() {
 
 #[test]
 fn invalid_utf8_halfway_gives_the_inflater_back_reset() {
+    let _serial = serial();
     let pieces = compressed(&[&text(2000, 3), "caf\u{e9}"]);
     let mut bad = Vec::new();
     // Latin-1 é, not UTF-8, compressed in the same context as the first half.
@@ -170,6 +184,7 @@ fn invalid_utf8_halfway_gives_the_inflater_back_reset() {
 
 #[test]
 fn a_connection_dropped_mid_message_gives_its_compressor_back() {
+    let _serial = serial();
     pool::clear();
     let mut server = shared_server(1 << 20);
     server
@@ -201,6 +216,7 @@ fn a_connection_dropped_mid_message_gives_its_compressor_back() {
 
 #[test]
 fn the_pool_keeps_few_idle_states() {
+    let _serial = serial();
     pool::clear();
     // More connections mid-message than the pool keeps: when they end, the
     // extra states are dropped.

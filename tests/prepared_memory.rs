@@ -68,7 +68,7 @@ fn ten_thousand_connections_share_one_copy_of_a_64_kib_message() {
 
 /// With permessage-deflate and `server_no_context_takeover`, the message is
 /// compressed once for all connections, by a compressor borrowed from the
-/// thread's pool and given back: no connection wakes its own (about 250 KiB
+/// pool and given back: no connection wakes its own (about 250 KiB
 /// each at 9 bits).
 #[cfg(feature = "deflate")]
 #[test]

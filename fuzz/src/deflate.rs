@@ -21,10 +21,10 @@
 //! in both.
 //!
 //! When a side resets its context (shared mode), its compressor or inflater
-//! comes from the thread's pool for one message. The connection of 1 stays
+//! comes from the pool for one message. The connection of 1 stays
 //! alive through 2, so a message that failed halfway in 1 (1007 or 1009)
 //! must have given its inflater back, reset, on the failure path, and 2's
-//! receiver, on the same thread, inflates its messages with that state.
+//! receiver inflates its messages with that state.
 
 use std::sync::atomic::Ordering;
 

@@ -57,7 +57,7 @@ pub struct CompressError;
 ///
 /// An inflater for a peer that does not take over its context (RFC 7692
 /// section 7.1.1) holds its state only while a message is open: it borrows
-/// it from the thread's [`pool`](super::pool) on the message's first byte
+/// it from the shared [`pool`](super::pool) on the message's first byte
 /// and gives it back, reset, when the message ends or fails (corrupt data,
 /// too big) and when the inflater is dropped.
 ///
@@ -104,7 +104,7 @@ impl Inflater {
     /// (8 to 15) and, if `no_context_takeover`, resets after each message.
     ///
     /// A peer that resets is inflated with a 15-bit window from the
-    /// thread's [`pool`](super::pool): any window at least as large as the
+    /// shared [`pool`](super::pool): any window at least as large as the
     /// peer's decodes its data, so one kind of pooled state serves every
     /// peer.
     pub fn new(window_bits: u8, no_context_takeover: bool) -> Self {
@@ -304,7 +304,7 @@ fn grow(
 /// `00 00 ff ff` removed.
 ///
 /// Allocates nothing until the first call. With `no_context_takeover`
-/// (RFC 7692 section 7.1.1) the state is borrowed from the thread's
+/// (RFC 7692 section 7.1.1) the state is borrowed from the shared
 /// [`pool`](super::pool) for one message and given back, reset, when the
 /// message's last piece is compressed, when compressing fails, or when the
 /// deflater is dropped mid-message.

@@ -44,7 +44,7 @@
 //! context (RFC 7692 section 7.1.1), so each message is compressed and
 //! inflated from an empty window. Nothing about compression needs to
 //! outlive a message, and a connection keeps nothing: it borrows a
-//! compressor or an inflater from the thread's [`pool`] on a message's
+//! compressor or an inflater from the shared [`pool`] on a message's
 //! first byte and gives it back, reset, when the message ends, when it
 //! fails (corrupt data, 1007; too big, 1009; invalid UTF-8, 1007) and when
 //! the connection is dropped mid-message. Inflating obeys the same limits as
@@ -73,10 +73,10 @@
 //! | shared, idle | 0 | 0 | about 550 B of bookkeeping |
 //!
 //! An idle server connection in shared mode, after two compressed messages
-//! each way, holds 1,050 B of heap including the `Connection` itself,
+//! each way, holds 1,049 B of heap including the `Connection` itself,
 //! against 504 B for one without compression (1,000 connections, the same
 //! test). The pool holds at most [`pool::MAX_IDLE`] compressors and as many
-//! inflaters per thread; a connection in the middle of a message holds one
+//! inflaters in all; a connection in the middle of a message holds one
 //! of each it is using.
 //!
 //! Why the compressor stays large at small windows: zlib-rs allocates its

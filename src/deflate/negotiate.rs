@@ -91,9 +91,9 @@ impl Default for DeflateConfig {
 impl DeflateConfig {
     /// Shared mode: no context takeover either way (RFC 7692 section
     /// 7.1.1), so that a connection holds no compression state between
-    /// messages. Compressors and inflaters are borrowed from a per-thread
+    /// messages. Compressors and inflaters are borrowed from a shared, bounded
     /// [`pool`](super::pool) for one message each and given back, and an
-    /// idle connection costs no more than an uncompressed one, at the price
+    /// idle connection costs about as much as an uncompressed one, at the price
     /// of ratio on small messages that resemble the previous ones.
     ///
     /// A server answers `server_no_context_takeover` and
