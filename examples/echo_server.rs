@@ -15,9 +15,10 @@
 //!
 //! permessage-deflate is accepted when offered. `--deflate` picks how:
 //! `dedicated` (the default here) keeps a compressor and an inflater per
-//! connection with context takeover, the best ratio; `shared` answers
+//! connection with context takeover, the best ratio (`dedicated:9` to
+//! `dedicated:15` pick the windows the server answers, 15 by default); `shared` answers
 //! `server_no_context_takeover; client_no_context_takeover` to every offer
-//! and borrows compression state from a per-thread pool for one message at a
+//! and borrows compression state from a bounded pool for one message at a
 //! time, so an idle connection holds none (what a server for many browsers
 //! wants, see `rfc6455::deflate`); `off` declines every offer.
 
@@ -35,7 +36,7 @@ const PAGE: &[u8] = b"<!doctype html><title>rfc6455 echo</title>\
 <p>This is a WebSocket echo server built on the <code>rfc6455</code> crate. \
 Connect a WebSocket client to this address and every message comes back.</p>\n";
 
-const USAGE: &str = "usage: echo_server [ADDRESS] [--keepalive SECS] [--idle-timeout SECS] [--handshake-timeout SECS] [--deflate shared|dedicated|off]";
+const USAGE: &str = "usage: echo_server [ADDRESS] [--keepalive SECS] [--idle-timeout SECS] [--handshake-timeout SECS] [--deflate shared|dedicated[:BITS]|off]";
 
 fn main() -> io::Result<()> {
     let (address, config) = match parse(std::env::args().skip(1)) {
@@ -93,11 +94,20 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<(String, Config), Str
             let mode = args
                 .next()
                 .ok_or("--deflate needs shared, dedicated or off")?;
-            config = config.deflate(match mode.as_str() {
-                "shared" => Some(DeflateConfig::shared().min_size(0)),
-                "dedicated" => Some(DeflateConfig::dedicated(15).min_size(0)),
-                "off" => None,
-                _ => return Err(format!("--deflate: not shared, dedicated or off: {mode}")),
+            let bits = match mode.strip_prefix("dedicated:") {
+                None if mode == "dedicated" => Some(15),
+                None => None,
+                Some(b) => b.parse::<u8>().ok().filter(|b| (8..=15).contains(b)),
+            };
+            config = config.deflate(match (mode.as_str(), bits) {
+                ("shared", _) => Some(DeflateConfig::shared().min_size(0)),
+                (_, Some(bits)) => Some(DeflateConfig::dedicated(bits).min_size(0)),
+                ("off", _) => None,
+                _ => {
+                    return Err(format!(
+                        "--deflate: not shared, dedicated[:8-15] or off: {mode}"
+                    ));
+                }
             });
             continue;
         }
