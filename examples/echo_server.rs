@@ -1,7 +1,7 @@
 //! A WebSocket echo server on `std::net`, one thread per connection.
 //!
 //! ```text
-//! cargo run --release --example echo_server [ADDRESS] [--keepalive SECS] [--idle-timeout SECS] [--handshake-timeout SECS]
+//! cargo run --release --example echo_server [ADDRESS] [--keepalive SECS] [--idle-timeout SECS] [--handshake-timeout SECS] [--deflate MODE]
 //! ```
 //!
 //! The address defaults to 127.0.0.1:9001. Every text and binary message
@@ -12,6 +12,15 @@
 //! keepalive ping after 30 s of silence, a connection dropped after 75 s with
 //! no byte from the peer, a handshake given 10 s, and 5 s for the peer's
 //! close. The flags change the first three; 0 turns one off.
+//!
+//! permessage-deflate is accepted when offered. `--deflate` picks how:
+//! `dedicated` (the default here) keeps a compressor and an inflater per
+//! connection with context takeover, the best ratio (`dedicated:9` to
+//! `dedicated:15` pick the windows the server answers, 15 by default); `shared` answers
+//! `server_no_context_takeover; client_no_context_takeover` to every offer
+//! and borrows compression state from a bounded pool for one message at a
+//! time, so an idle connection holds none (what a server for many browsers
+//! wants, see `rfc6455::deflate`); `off` declines every offer.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -27,7 +36,7 @@ const PAGE: &[u8] = b"<!doctype html><title>rfc6455 echo</title>\
 <p>This is a WebSocket echo server built on the <code>rfc6455</code> crate. \
 Connect a WebSocket client to this address and every message comes back.</p>\n";
 
-const USAGE: &str = "usage: echo_server [ADDRESS] [--keepalive SECS] [--idle-timeout SECS] [--handshake-timeout SECS]";
+const USAGE: &str = "usage: echo_server [ADDRESS] [--keepalive SECS] [--idle-timeout SECS] [--handshake-timeout SECS] [--deflate shared|dedicated[:BITS]|off]";
 
 fn main() -> io::Result<()> {
     let (address, config) = match parse(std::env::args().skip(1)) {
@@ -38,8 +47,14 @@ fn main() -> io::Result<()> {
         }
     };
     let listener = TcpListener::bind(&address)?;
+    let deflate = match config.deflate {
+        None => "off",
+        Some(d) if d.server_no_context_takeover && d.client_no_context_takeover => "shared",
+        Some(_) => "dedicated",
+    };
     eprintln!(
-        "echo server on ws://{address}/ (keepalive {}, idle timeout {}, handshake timeout {})",
+        "echo server on ws://{address}/ (keepalive {}, idle timeout {}, handshake timeout {}, \
+         deflate {deflate})",
         seconds(config.keepalive_interval),
         seconds(config.idle_timeout),
         seconds(config.handshake_timeout),
@@ -55,7 +70,7 @@ fn main() -> io::Result<()> {
     Ok(())
 }
 
-/// The address and the timers from the command line.
+/// The address, the timers and the compression mode from the command line.
 fn parse(mut args: impl Iterator<Item = String>) -> Result<(String, Config), String> {
     let s = Duration::from_secs;
     let mut address = "127.0.0.1:9001".to_string();
@@ -73,6 +88,29 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<(String, Config), Str
             continue;
         }
         first = false;
+        if arg == "--deflate" {
+            // Every message is compressed, however short, so that the
+            // Autobahn TestSuite's short messages exercise the compressor.
+            let mode = args
+                .next()
+                .ok_or("--deflate needs shared, dedicated or off")?;
+            let bits = match mode.strip_prefix("dedicated:") {
+                None if mode == "dedicated" => Some(15),
+                None => None,
+                Some(b) => b.parse::<u8>().ok().filter(|b| (8..=15).contains(b)),
+            };
+            config = config.deflate(match (mode.as_str(), bits) {
+                ("shared", _) => Some(DeflateConfig::shared().min_size(0)),
+                (_, Some(bits)) => Some(DeflateConfig::dedicated(bits).min_size(0)),
+                ("off", _) => None,
+                _ => {
+                    return Err(format!(
+                        "--deflate: not shared, dedicated[:8-15] or off: {mode}"
+                    ));
+                }
+            });
+            continue;
+        }
         let mut value = || -> Result<Option<Duration>, String> {
             let value = args
                 .next()
@@ -143,9 +181,8 @@ fn serve(mut stream: TcpStream, config: Config) -> Result<(), Error> {
         }
     };
     stream.set_read_timeout(None)?;
-    // permessage-deflate when the client offers it (the config compresses
-    // every message, however short, so that the Autobahn TestSuite's short
-    // messages exercise the compressor too).
+    // permessage-deflate when the client offers it and `--deflate` is not
+    // `off`.
     let deflate = config
         .deflate
         .and_then(|wanted| request.negotiate_deflate(&wanted));

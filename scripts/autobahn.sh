@@ -17,6 +17,11 @@
 # kosoku misbehaved. Sections 12 and 13 need permessage-deflate: echo_server
 # accepts it and autobahn_client offers it.
 #
+#   AUTOBAHN_DEFLATE=shared AUTOBAHN_CASES='12.* 13.*' AUTOBAHN_ROLES=server \
+#       AUTOBAHN_OUT=target/autobahn-shared scripts/autobahn.sh
+# runs the echo server in permessage-deflate's shared mode (no context takeover
+# either way, compression state pooled; echo_server --deflate shared).
+#
 # Environment overrides (defaults in brackets):
 #   AUTOBAHN_CASES          space-separated case ids/globs to run [all, less the exclusions]
 #   AUTOBAHN_EXCLUDE        space-separated case globs to exclude [none]
@@ -26,6 +31,8 @@
 #                           ['cargo build --release --example echo_server --example autobahn_client']
 #   AUTOBAHN_SERVER_CMD     server under test; the listen address is appended
 #                           [target/release/examples/echo_server]
+#   AUTOBAHN_DEFLATE        if set, `--deflate $AUTOBAHN_DEFLATE` follows the address
+#                           (echo_server: shared, dedicated or off) [unset: its default]
 #   AUTOBAHN_CLIENT_CMD     client under test; the fuzzing server's base URL is appended,
 #                           then AUTOBAHN_CLIENT_JOBS if not empty
 #                           [target/release/examples/autobahn_client]
@@ -55,6 +62,7 @@ BUILD_CMD=${AUTOBAHN_BUILD_CMD-cargo build --release --example echo_server --exa
 SERVER_CMD=${AUTOBAHN_SERVER_CMD:-${CARGO_TARGET_DIR:-target}/release/examples/echo_server}
 CLIENT_CMD=${AUTOBAHN_CLIENT_CMD:-${CARGO_TARGET_DIR:-target}/release/examples/autobahn_client}
 SERVER_ADDR=${AUTOBAHN_SERVER_ADDR:-127.0.0.1:9001}
+DEFLATE_MODE=${AUTOBAHN_DEFLATE:-}
 FUZZSERVER_ADDR=${AUTOBAHN_FUZZSERVER_ADDR:-127.0.0.1:9002}
 OUT=${AUTOBAHN_OUT:-target/autobahn}
 VENV=${AUTOBAHN_VENV:-target/autobahn-venv}
@@ -188,6 +196,8 @@ for p in "${_cases[@]}"; do SELECT_ARGS+=(-i "$p"); SUMMARY_SELECT+=(--include "
 read -ra _excl <<<"$EXCLUDE"
 for p in "${_excl[@]}"; do SELECT_ARGS+=(-x "$p"); SUMMARY_SELECT+=(--exclude "$p"); done
 read -ra SERVER_ARGV <<<"$SERVER_CMD"
+SERVER_EXTRA=()
+[[ -n $DEFLATE_MODE ]] && SERVER_EXTRA=(--deflate "$DEFLATE_MODE")
 read -ra CLIENT_ARGV <<<"$CLIENT_CMD"
 
 # --- 1. kosoku in its own virtual environment ----------------------------------------
@@ -236,8 +246,8 @@ run_server_role() {
         log "server role: something already listens on $SERVER_ADDR; not testing it"
         return 1
     fi
-    log "server role: starting ${SERVER_ARGV[*]} $SERVER_ADDR"
-    start_bg "$OUT/server-peer.log" "${SERVER_ARGV[@]}" "$SERVER_ADDR"
+    log "server role: starting ${SERVER_ARGV[*]} $SERVER_ADDR ${SERVER_EXTRA[*]}"
+    start_bg "$OUT/server-peer.log" "${SERVER_ARGV[@]}" "$SERVER_ADDR" "${SERVER_EXTRA[@]}"
     pid=$BG_PID
     wait_port "$HOST" "$PORT" "$pid" "server under test" || { tail_log "$OUT/server-peer.log"; return 1; }
 

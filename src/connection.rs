@@ -286,6 +286,10 @@ struct Outgoing {
     min_size: usize,
     /// Compressed bytes on their way into a frame, reused while small.
     scratch: Vec<u8>,
+    /// The largest `scratch` kept between messages: none when this side
+    /// does not take over its context (shared mode), so that an idle
+    /// connection holds no compression memory.
+    kept_scratch: usize,
     /// Whether the fragmented message being sent is compressed.
     fragments_compressed: bool,
 }
@@ -678,6 +682,11 @@ impl<T: Timestamp> Connection<T> {
             deflater: Deflater::new(ours.level, send_bits, send_reset),
             min_size: ours.min_size,
             scratch: Vec::new(),
+            kept_scratch: if send_reset {
+                0
+            } else {
+                Outgoing::KEPT_SCRATCH
+            },
             fragments_compressed: false,
         }));
     }

@@ -13,6 +13,15 @@ use rfc6455::{Config, Connection, Event, ProtocolError, Role};
 #[global_allocator]
 static GLOBAL: counting::Counting = counting::Counting;
 
+/// The tests that use the process-wide pool (shared mode) take turns, so
+/// that one's states are not counted in another's thread.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Runs `f` with counting on; returns (allocations, peak live bytes, live
 /// bytes at the end).
 fn counted<T>(f: impl FnOnce() -> T) -> (T, u64, i64, i64) {
@@ -178,6 +187,7 @@ fn what_a_connection_holds_with_the_extension_agreed() {
 
 #[test]
 fn contexts_are_reset_in_place_not_rebuilt() {
+    let _serial = serial();
     // Neither side takes over its context: both reset after every message.
     let params = Some(DeflateParams::new(true, true, 15, 15));
     let config = Config::default().deflate(DeflateConfig::default().min_size(0));
@@ -203,4 +213,111 @@ fn contexts_are_reset_in_place_not_rebuilt() {
         "{} bytes allocated per message",
         total / 100
     );
+}
+
+/// What a connection pair holds per direction at one agreed window, for
+/// the table in the `deflate` module docs.
+#[test]
+fn the_cost_of_each_window_size() {
+    println!("| window | compressor | inflater | both |");
+    for bits in (9..=15).rev() {
+        let (compressor, inflater) = per_connection(bits);
+        println!(
+            "| {bits} | {compressor} B | {inflater} B | {} B |",
+            compressor + inflater
+        );
+        // zlib-rs's hash table (128 KiB) and pending buffer do not shrink
+        // with the window; the window and its chain table do.
+        assert!(compressor > 128 * 1024, "{bits}: compressor {compressor}");
+        assert!(inflater < 64 * 1024, "{bits}: inflater {inflater}");
+        if bits == 9 {
+            assert!(compressor + inflater < 300 * 1024);
+        }
+    }
+}
+
+/// A chat-like exchange: two compressed messages each way (and a short one
+/// under the threshold), between a client and a server built with `config`
+/// agreeing `params`.
+fn exchange(server: &mut Connection, client: &mut Connection, round: usize) {
+    let text = format!(
+        r#"{{"room":"general","from":"user{round}","text":"{}","at":1700000000}}"#,
+        "hello there, how is everyone doing today? ".repeat(30)
+    );
+    let compressed = server.deflate().is_some();
+    for _ in 0..2 {
+        client.send_text(&text).unwrap();
+        let wire = client.take_transmit();
+        assert_eq!(wire[0] & 0x40 != 0, compressed, "RSV1");
+        server.receive(&wire);
+        assert!(
+            matches!(server.poll_event(), Ok(Some(Event::Message(m))) if m.len() == text.len())
+        );
+        server.send_text(&text).unwrap();
+        let wire = server.take_transmit();
+        assert_eq!(wire[0] & 0x40 != 0, compressed, "RSV1");
+        client.receive(&wire);
+        assert!(
+            matches!(client.poll_event(), Ok(Some(Event::Message(m))) if m.len() == text.len())
+        );
+    }
+    server.send_text("ok").unwrap();
+    client.receive(&server.take_transmit());
+    assert!(matches!(client.poll_event(), Ok(Some(Event::Message(_)))));
+}
+
+/// The heap that `n` idle server connections hold after a chat-like
+/// exchange, per connection, counting the `Connection` itself. Clients are
+/// dropped and the pool cleared before the count is read, all with
+/// counting on, so what the pool lends back and forth cancels out.
+fn idle_server_bytes(n: usize, config: Config, params: Option<DeflateParams>) -> i64 {
+    rfc6455::deflate::pool::clear();
+    let (servers, counts) = counting::counted(|| {
+        let mut servers = Vec::with_capacity(n);
+        for round in 0..n {
+            let mut server = Connection::with_deflate(Role::Server, config, params);
+            let mut client = Connection::with_deflate(Role::Client, config, params);
+            exchange(&mut server, &mut client, round);
+            drop(client);
+            servers.push(server);
+        }
+        rfc6455::deflate::pool::clear();
+        servers
+    });
+    let per = counts.live / n as i64;
+    drop(servers);
+    per
+}
+
+#[test]
+fn an_idle_connection_in_shared_mode_holds_no_compression_state() {
+    let _serial = serial();
+    let n = 1_000;
+    let shared = Config::default().deflate(DeflateConfig::shared());
+    let agreed = rfc6455::deflate::accept_offer(
+        &[("client_max_window_bits".to_owned(), None)],
+        &DeflateConfig::shared(),
+    );
+    assert!(
+        agreed.is_some_and(|p| p.server_no_context_takeover() && p.client_no_context_takeover())
+    );
+    let plain = idle_server_bytes(n, Config::default(), None);
+    let compressed = idle_server_bytes(n, shared, agreed);
+    println!(
+        "idle server connection: {plain} B uncompressed, {compressed} B in shared mode \
+         ({} B more), size_of::<Connection>() = {} B",
+        compressed - plain,
+        std::mem::size_of::<Connection>()
+    );
+    assert!(compressed <= 4096, "{compressed} B per idle connection");
+    assert!(
+        compressed - plain <= 2560,
+        "{} B over uncompressed",
+        compressed - plain
+    );
+    // Dedicated mode, for contrast: the states stay with the connection.
+    let dedicated = Config::default().deflate(DeflateConfig::dedicated(15));
+    let per = idle_server_bytes(50, dedicated, Some(DeflateParams::default()));
+    println!("idle server connection, dedicated 15 bits: {per} B");
+    assert!(per > 300 * 1024);
 }

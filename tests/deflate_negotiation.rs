@@ -401,3 +401,113 @@ fn client_refuses_invalid_answers() {
         assert_eq!(error.status(), 502);
     }
 }
+
+/// Shared mode (`DeflateConfig::shared`): the server answers both
+/// `*_no_context_takeover` parameters whatever the offer had (RFC 7692
+/// sections 7.1.1.1 and 7.1.1.2 let it add them), and keeps the offer's
+/// window parameters.
+#[test]
+fn shared_mode_answers_no_context_takeover_both_ways() {
+    let both = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+    let shared = DeflateConfig::shared;
+    let table: Vec<(&[&str], Option<String>)> = vec![
+        // An offer without parameters.
+        (&["permessage-deflate"], Some(both.to_owned())),
+        // What Chromium and Firefox offer: client_max_window_bits without a
+        // value, which the answer need not name at 15 bits.
+        (
+            &["permessage-deflate; client_max_window_bits"],
+            Some(both.to_owned()),
+        ),
+        // Parameters the offer already had are answered once each.
+        (
+            &["permessage-deflate; server_no_context_takeover"],
+            Some(both.to_owned()),
+        ),
+        (
+            &["permessage-deflate; client_no_context_takeover; server_no_context_takeover"],
+            Some(both.to_owned()),
+        ),
+        // A window the offer asked for is still honoured.
+        (
+            &["permessage-deflate; server_max_window_bits=10; client_max_window_bits"],
+            Some(format!("{both}; server_max_window_bits=10")),
+        ),
+        // An invalid offer is still declined.
+        (&["permessage-deflate; server_max_window_bits=16"], None),
+    ];
+    for (offer, expected) in table {
+        assert_eq!(answer(offer, shared()), expected, "{offer:?}");
+    }
+    // Shared mode with a smaller client window asks for it where allowed.
+    assert_eq!(
+        answer(
+            &["permessage-deflate; client_max_window_bits"],
+            shared().client_max_window_bits(Some(10))
+        ),
+        Some(format!("{both}; client_max_window_bits=10"))
+    );
+}
+
+/// Dedicated mode at a chosen window: the server answers that window for
+/// itself and, when the offer allows it, for the client (section 7.1.2).
+#[test]
+fn dedicated_mode_answers_its_windows() {
+    let dedicated = DeflateConfig::dedicated;
+    assert_eq!(
+        answer(
+            &["permessage-deflate; client_max_window_bits"],
+            dedicated(9)
+        ),
+        Some("permessage-deflate; server_max_window_bits=9; client_max_window_bits=9".to_owned())
+    );
+    // Without client_max_window_bits in the offer the server cannot limit
+    // the client (section 7.1.2.2).
+    assert_eq!(
+        answer(&["permessage-deflate"], dedicated(12)),
+        Some("permessage-deflate; server_max_window_bits=12".to_owned())
+    );
+    assert_eq!(
+        answer(
+            &["permessage-deflate; client_max_window_bits"],
+            dedicated(15)
+        ),
+        Some("permessage-deflate".to_owned())
+    );
+}
+
+/// A client in shared mode offers both parameters, accepts an answer with
+/// both, holds itself to client_no_context_takeover even if the answer
+/// leaves it out, and refuses an answer without server_no_context_takeover.
+#[test]
+fn a_client_in_shared_mode() {
+    let (offer, result) = client(
+        DeflateConfig::shared(),
+        &["permessage-deflate; server_no_context_takeover; client_no_context_takeover"],
+    );
+    assert_eq!(
+        offer,
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+         client_max_window_bits"
+    );
+    let params = result.unwrap().unwrap();
+    assert!(params.server_no_context_takeover() && params.client_no_context_takeover());
+    let params = client(
+        DeflateConfig::shared(),
+        &["permessage-deflate; server_no_context_takeover"],
+    )
+    .1
+    .unwrap()
+    .unwrap();
+    assert!(params.client_no_context_takeover());
+    let refused = client(DeflateConfig::shared(), &["permessage-deflate"]).1;
+    assert!(
+        matches!(
+            refused,
+            Err(HandshakeError::Deflate(NegotiationError::MissingParameter(
+                "server_no_context_takeover"
+            )))
+        ),
+        "{refused:?}"
+    );
+}

@@ -203,8 +203,9 @@ impl PreparedMessage {
     ///
     /// The payload is compressed with a sync flush and its trailing
     /// `00 00 ff ff` removed (RFC 7692 section 7.2.1), from an empty
-    /// context; the first frame has RSV1 set (section 6). Compressing uses
-    /// a compressor of its own, dropped when done: a connection's own
+    /// context; the first frame has RSV1 set (section 6). Compressing
+    /// borrows a compressor from the shared
+    /// [`pool`](crate::deflate::pool) and gives it back: a connection's own
     /// compressor is never woken for a prepared message.
     #[cfg(feature = "deflate")]
     #[cfg_attr(docsrs, doc(cfg(feature = "deflate")))]

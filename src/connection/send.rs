@@ -4,8 +4,6 @@
 
 use bytes::{Bytes, BytesMut};
 
-#[cfg(feature = "deflate")]
-use super::Outgoing;
 use super::{Connection, Role, SHARED_PAYLOAD, SendError};
 use crate::close::{CloseCode, CloseFrame};
 use crate::frame::{FrameHeader, OpCode, Rsv};
@@ -113,10 +111,9 @@ impl<T: Timestamp> Connection<T> {
                 self.queue_frames(opcode, rsv, &out, fin);
             }
             // Keep a small buffer for the next message, not a large one.
-            if let (true, Some(deflate)) = (
-                out.capacity() <= Outgoing::KEPT_SCRATCH,
-                self.deflate.as_mut(),
-            ) {
+            if let Some(deflate) = self.deflate.as_mut()
+                && out.capacity() <= deflate.kept_scratch
+            {
                 deflate.scratch = out;
             }
             return result.map_err(|_| SendError::Compression);

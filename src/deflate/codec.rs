@@ -3,6 +3,8 @@
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
+use super::pool;
+
 /// The end of a sync flush, removed by the sender and appended by the
 /// receiver (RFC 7692 sections 7.2.1 and 7.2.2).
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -53,6 +55,12 @@ pub struct CompressError;
 /// grows past the limit plus one byte, so a decompression bomb costs at most
 /// the limit before it fails.
 ///
+/// An inflater for a peer that does not take over its context (RFC 7692
+/// section 7.1.1) holds its state only while a message is open: it borrows
+/// it from the shared [`pool`](super::pool) on the message's first byte
+/// and gives it back, reset, when the message ends or fails (corrupt data,
+/// too big) and when the inflater is dropped.
+///
 /// ```
 /// use rfc6455::deflate::Inflater;
 ///
@@ -68,7 +76,9 @@ pub struct CompressError;
 pub struct Inflater {
     state: Option<Decompress>,
     window_bits: u8,
-    reset_after_message: bool,
+    /// The peer does not take over its context: the state comes from the
+    /// pool and goes back after each message.
+    pooled: bool,
     /// A block with BFINAL set ended the stream inside this message.
     ended: bool,
 }
@@ -78,8 +88,14 @@ impl std::fmt::Debug for Inflater {
         f.debug_struct("Inflater")
             .field("allocated", &self.state.is_some())
             .field("window_bits", &self.window_bits)
-            .field("reset_after_message", &self.reset_after_message)
+            .field("pooled", &self.pooled)
             .finish()
+    }
+}
+
+impl Drop for Inflater {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -87,19 +103,20 @@ impl Inflater {
     /// An inflater for a peer that compresses with at most `window_bits`
     /// (8 to 15) and, if `no_context_takeover`, resets after each message.
     ///
-    /// A peer that resets is inflated with a 15-bit window: any window at
-    /// least as large as the peer's decodes its data, and the backend resets
-    /// a 15-bit state in place, where a smaller one is rebuilt.
+    /// A peer that resets is inflated with a 15-bit window from the
+    /// shared [`pool`](super::pool): any window at least as large as the
+    /// peer's decodes its data, so one kind of pooled state serves every
+    /// peer.
     pub fn new(window_bits: u8, no_context_takeover: bool) -> Self {
         let window_bits = if no_context_takeover {
-            15
+            pool::INFLATER_BITS
         } else {
             window_bits.clamp(MIN_ZLIB_BITS, 15)
         };
         Inflater {
             state: None,
             window_bits,
-            reset_after_message: no_context_takeover,
+            pooled: no_context_takeover,
             ended: false,
         }
     }
@@ -122,7 +139,8 @@ impl Inflater {
     }
 
     /// Ends the message: inflates the `00 00 ff ff` the sender stripped, and
-    /// resets the context if the peer does not take it over.
+    /// resets the context if the peer does not take it over (giving the
+    /// state back to the pool).
     pub fn finish<E: From<InflateError>>(
         &mut self,
         out: &mut Vec<u8>,
@@ -130,7 +148,7 @@ impl Inflater {
         check: impl FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
         let result = self.run(&TAIL, out, max, check);
-        if self.reset_after_message || self.ended {
+        if self.pooled || self.ended {
             self.reset();
         }
         // Give back what a generous guess reserved: shrinking is in place.
@@ -140,20 +158,49 @@ impl Inflater {
         result
     }
 
-    /// Drops the context, keeping the allocation.
+    /// Drops the context: a pooled state goes back to the pool, any other
+    /// is reset in place, keeping its allocation.
     pub fn reset(&mut self) {
-        if let Some(state) = self.state.as_mut() {
+        if self.pooled {
+            self.release();
+        } else if let Some(state) = self.state.as_mut() {
             state.reset(false);
         }
         self.ended = false;
     }
 
-    /// Whether the backend state has been allocated.
+    /// Gives a pooled state back, reset.
+    fn release(&mut self) {
+        if self.pooled
+            && let Some(state) = self.state.take()
+        {
+            pool::give_inflater(state);
+        }
+    }
+
+    /// Whether the backend state is held: from the first compressed byte
+    /// on, or, for a peer without context takeover, while a message is open.
     pub fn is_allocated(&self) -> bool {
         self.state.is_some()
     }
 
+    /// [`Self::run_state`], giving a pooled state back when the message
+    /// fails: it is not finished, and the connection is failed with it.
     fn run<E: From<InflateError>>(
+        &mut self,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        max: usize,
+        check: impl FnMut(&[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let result = self.run_state(input, out, max, check);
+        if result.is_err() {
+            self.reset();
+        }
+        result
+    }
+
+    fn run_state<E: From<InflateError>>(
         &mut self,
         mut input: &[u8],
         out: &mut Vec<u8>,
@@ -165,10 +212,14 @@ impl Inflater {
             // 7.2.3.4) are ignored until the message ends.
             return Ok(());
         }
-        let window_bits = self.window_bits;
-        let state = self
-            .state
-            .get_or_insert_with(|| Decompress::new_with_window_bits(false, window_bits));
+        let (window_bits, pooled) = (self.window_bits, self.pooled);
+        let state = self.state.get_or_insert_with(|| {
+            if pooled {
+                pool::take_inflater()
+            } else {
+                Decompress::new_with_window_bits(false, window_bits)
+            }
+        });
         loop {
             if out.capacity() == 0 {
                 grow(out, max, input.len(), 1)?;
@@ -252,8 +303,11 @@ fn grow(
 /// with a sync flush, and the last piece of a message has its
 /// `00 00 ff ff` removed.
 ///
-/// Allocates nothing until the first call. With `no_context_takeover` the
-/// state is reset after each message, in place.
+/// Allocates nothing until the first call. With `no_context_takeover`
+/// (RFC 7692 section 7.1.1) the state is borrowed from the shared
+/// [`pool`](super::pool) for one message and given back, reset, when the
+/// message's last piece is compressed, when compressing fails, or when the
+/// deflater is dropped mid-message.
 ///
 /// ```
 /// use rfc6455::deflate::Deflater;
@@ -269,7 +323,8 @@ pub struct Deflater {
     state: Option<Compress>,
     level: u32,
     window_bits: u8,
-    reset_after_message: bool,
+    /// No context takeover: the state comes from the pool for one message.
+    pooled: bool,
 }
 
 impl std::fmt::Debug for Deflater {
@@ -278,8 +333,14 @@ impl std::fmt::Debug for Deflater {
             .field("allocated", &self.state.is_some())
             .field("level", &self.level)
             .field("window_bits", &self.window_bits)
-            .field("reset_after_message", &self.reset_after_message)
+            .field("pooled", &self.pooled)
             .finish()
+    }
+}
+
+impl Drop for Deflater {
+    fn drop(&mut self) {
+        self.release();
     }
 }
 
@@ -292,7 +353,16 @@ impl Deflater {
             state: None,
             level: level.min(9),
             window_bits: window_bits.clamp(MIN_ZLIB_BITS, 15),
-            reset_after_message: no_context_takeover,
+            pooled: no_context_takeover,
+        }
+    }
+
+    /// Gives a pooled state back, reset.
+    fn release(&mut self) {
+        if self.pooled
+            && let Some(state) = self.state.take()
+        {
+            pool::give_compressor(self.level, self.window_bits, state);
         }
     }
 
@@ -303,13 +373,31 @@ impl Deflater {
     /// tail completes).
     pub fn compress(
         &mut self,
+        input: &[u8],
+        last: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CompressError> {
+        let result = self.compress_state(input, last, out);
+        if result.is_err() || last {
+            // A pooled state's message is over, one way or the other.
+            self.release();
+        }
+        result
+    }
+
+    fn compress_state(
+        &mut self,
         mut input: &[u8],
         last: bool,
         out: &mut Vec<u8>,
     ) -> Result<(), CompressError> {
-        let (level, window_bits) = (self.level, self.window_bits);
+        let (level, window_bits, pooled) = (self.level, self.window_bits, self.pooled);
         let state = self.state.get_or_insert_with(|| {
-            Compress::new_with_window_bits(Compression::new(level), false, window_bits)
+            if pooled {
+                pool::take_compressor(level, window_bits)
+            } else {
+                Compress::new_with_window_bits(Compression::new(level), false, window_bits)
+            }
         });
         let start = out.len();
         // A sync flush adds a few bytes per 16 KiB block and at the end.
@@ -338,14 +426,12 @@ impl Deflater {
             if out.len() == start {
                 out.push(0x00);
             }
-            if self.reset_after_message {
-                state.reset();
-            }
         }
         Ok(())
     }
 
-    /// Whether the backend state has been allocated.
+    /// Whether the backend state is held: from the first call on, or, with
+    /// no context takeover, while a fragmented message is being compressed.
     pub fn is_allocated(&self) -> bool {
         self.state.is_some()
     }
@@ -495,7 +581,9 @@ mod tests {
                         text
                     );
                 }
-                assert!(deflater.is_allocated() && inflater.is_allocated());
+                // Without context takeover the states went back to the pool.
+                assert_eq!(deflater.is_allocated(), !reset);
+                assert_eq!(inflater.is_allocated(), !reset);
             }
         }
     }

@@ -38,32 +38,75 @@
 //! # Ok::<(), rfc6455::deflate::NegotiationError>(())
 //! ```
 //!
-//! # Memory
+//! # Two modes, and what each costs
 //!
-//! Nothing is allocated until the first compressed message in each
-//! direction. From then on a connection holds its compressor and its
-//! inflater until it is dropped (they are reset, not rebuilt, when a side does
-//! not take over its context). Measured with zlib-rs 0.6 through flate2 1.1
+//! **Shared mode** ([`DeflateConfig::shared`]): neither side takes over its
+//! context (RFC 7692 section 7.1.1), so each message is compressed and
+//! inflated from an empty window. Nothing about compression needs to
+//! outlive a message, and a connection keeps nothing: it borrows a
+//! compressor or an inflater from the shared [`pool`] on a message's
+//! first byte and gives it back, reset, when the message ends, when it
+//! fails (corrupt data, 1007; too big, 1009; invalid UTF-8, 1007) and when
+//! the connection is dropped mid-message. Inflating obeys the same limits as
+//! in dedicated mode.
+//!
+//! **Dedicated mode** ([`DeflateConfig::dedicated`], and the default): each
+//! side compresses against its previous messages, with windows of at most
+//! the bits the server answers (section 7.1.2). Each connection then owns
+//! its compressor and its inflater from its first compressed message in
+//! each direction until it is dropped. Nothing is allocated before that, and
+//! messages under [`DeflateConfig::min_size`] never wake the compressor.
+//!
+//! Heap per server connection, counted by a counting allocator with zlib-rs
+//! 0.6 through flate2 1.1, at level 6, after one compressed message each way
 //! (`cargo test --test deflate_memory -- --nocapture`):
 //!
-//! | agreed window | compressor (level 6) | inflater | both |
+//! | mode | compressor | inflater | both |
 //! |---|---|---|---|
-//! | 15 bits (default) | 373 KiB | 46 KiB | 419 KiB |
-//! | 9 bits (smallest; 8 is served as 9) | 247 KiB | 46 KiB | 293 KiB |
+//! | dedicated, 15-bit windows | 382,377 B | 47,683 B | 430,060 B (420 KiB) |
+//! | dedicated, 14 | 316,841 B | 47,683 B | 364,524 B |
+//! | dedicated, 13 | 284,073 B | 47,683 B | 331,756 B |
+//! | dedicated, 12 | 267,689 B | 47,683 B | 315,372 B |
+//! | dedicated, 11 | 259,497 B | 47,686 B | 307,183 B |
+//! | dedicated, 10 | 255,401 B | 47,686 B | 303,087 B |
+//! | dedicated, 9 (8 is served as 9) | 253,353 B | 47,552 B | 300,905 B (294 KiB) |
+//! | shared, idle | 0 | 0 | about 550 B of bookkeeping |
 //!
-//! The compressor dominates: zlib's hash tables and pending buffer (256 KiB
-//! at flate2's fixed memory level) do not shrink with the window, and the
-//! inflater's state does not either. So a server that compresses spends
-//! about 420 KiB per connection that has sent and received a compressed
-//! message, which is why compression is off until [`Config::deflate`] is
-//! set, as in Node's `ws`, and why messages under
-//! [`DeflateConfig::min_size`] never wake the compressor.
+//! An idle server connection in shared mode, after two compressed messages
+//! each way, holds 1,049 B of heap including the `Connection` itself,
+//! against 504 B for one without compression (1,000 connections, the same
+//! test). The pool holds at most [`pool::MAX_IDLE`] compressors and as many
+//! inflaters in all; a connection in the middle of a message holds one
+//! of each it is using.
 //!
-//! A server that agrees `server_no_context_takeover` and sends the same
-//! message to many connections can do without a compressor per connection
-//! for it: a [`PreparedMessage`](crate::PreparedMessage) is compressed once
-//! per window size, by a compressor of its own that is dropped when done,
-//! and every such connection queues the same compressed frames.
+//! Why the compressor stays large at small windows: zlib-rs allocates its
+//! window (2 × 2^bits), its chain table (2 × 2^bits) and, whatever the
+//! window, a 128 KiB hash table and 112 KiB of symbol and pending buffers
+//! sized by zlib's memory level, which flate2 fixes at 8. A smaller memory
+//! level would take a compressor at 9 bits to about 131 KiB, but flate2
+//! does not expose it. The inflater's state and its 32 KiB window do not
+//! shrink either: with 15-bit windows it can inflate data from any peer.
+//!
+//! # Choosing one
+//!
+//! - **A server for many browsers** (chat, notifications, dashboards):
+//!   shared mode. 100,000 idle connections hold about 105 MB of heap instead
+//!   of 43 GB once each has compressed in both directions, and the answer
+//!   is one every browser accepts (Chromium and Firefox offer
+//!   `permessage-deflate; client_max_window_bits`). The price is ratio on
+//!   small messages that repeat what the previous ones said: each message
+//!   is compressed on its own.
+//! - **Few connections that carry much similar data** (a feed to a handful
+//!   of consumers, a bulk API): dedicated mode, 15-bit windows, for the best
+//!   ratio. Smaller windows save little: 9 bits still costs 294 KiB.
+//! - **Broadcast**: shared mode lets a
+//!   [`PreparedMessage`](crate::PreparedMessage) be compressed once per
+//!   window size and sent to every connection as the same bytes.
+//!
+//! A server in shared mode adds `server_no_context_takeover` and
+//! `client_no_context_takeover` to every answer (sections 7.1.1.1 and
+//! 7.1.1.2 let it); see [`DeflateConfig::shared`] for what happens when a
+//! client keeps its context anyway (1007, never wrong data).
 //!
 //! [RFC 7692]: https://www.rfc-editor.org/rfc/rfc7692
 //! [`ClientRequest::deflate`]: crate::handshake::ClientRequest::deflate
@@ -74,6 +117,7 @@
 
 mod codec;
 mod negotiate;
+pub mod pool;
 
 pub use codec::{CompressError, Deflater, InflateError, Inflater};
 pub use negotiate::{

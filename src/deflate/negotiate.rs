@@ -89,6 +89,63 @@ impl Default for DeflateConfig {
 }
 
 impl DeflateConfig {
+    /// Shared mode: no context takeover either way (RFC 7692 section
+    /// 7.1.1), so that a connection holds no compression state between
+    /// messages. Compressors and inflaters are borrowed from a shared, bounded
+    /// [`pool`](super::pool) for one message each and given back, and an
+    /// idle connection costs about as much as an uncompressed one, at the price
+    /// of ratio on small messages that resemble the previous ones.
+    ///
+    /// A server answers `server_no_context_takeover` and
+    /// `client_no_context_takeover` whether or not the offer had them: a
+    /// server may add `server_no_context_takeover` to its answer (section
+    /// 7.1.1.1: "A server MAY include the server_no_context_takeover
+    /// extension parameter in an extension negotiation response even if the
+    /// extension negotiation offer being accepted by the response doesn't
+    /// include" it) and `client_no_context_takeover` (section 7.1.1.2: "A
+    /// server MAY include the client_no_context_takeover extension parameter
+    /// in an extension negotiation response"), and the client is then bound
+    /// not to use its previous messages. A client that keeps context anyway
+    /// sends back-references into an empty window: the server's fresh
+    /// inflater finds them invalid and the connection fails with 1007,
+    /// never with data silently wrong.
+    ///
+    /// A client offers both parameters, and fails the connection if the
+    /// answer leaves out `server_no_context_takeover` (section 7.1.1.1).
+    ///
+    /// ```
+    /// use rfc6455::deflate::{accept_offer, offer, DeflateConfig};
+    ///
+    /// let shared = DeflateConfig::shared();
+    /// let chromium = [("client_max_window_bits".to_owned(), None)];
+    /// assert_eq!(
+    ///     accept_offer(&chromium, &shared).unwrap().to_string(),
+    ///     "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+    /// );
+    /// assert_eq!(
+    ///     offer(&shared),
+    ///     "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+    ///      client_max_window_bits"
+    /// );
+    /// ```
+    pub fn shared() -> Self {
+        DeflateConfig::default()
+            .server_no_context_takeover(true)
+            .client_no_context_takeover(true)
+    }
+
+    /// Dedicated mode: context takeover both ways with windows of at most
+    /// `window_bits` (8 to 15; 8 is served by 9) for the server and, when
+    /// the client offers `client_max_window_bits`, for the client (RFC 7692
+    /// section 7.1.2). Each connection keeps its own compressor and inflater
+    /// from its first compressed message on; see the memory table in the
+    /// [module docs](super#two-modes-and-what-each-costs).
+    pub fn dedicated(window_bits: u8) -> Self {
+        DeflateConfig::default()
+            .server_max_window_bits(window_bits)
+            .client_max_window_bits(Some(window_bits))
+    }
+
     /// Sets [`server_no_context_takeover`](Self::server_no_context_takeover).
     pub fn server_no_context_takeover(mut self, on: bool) -> Self {
         self.server_no_context_takeover = on;
