@@ -115,7 +115,8 @@
 //!   message): the messages themselves are shared.
 //! - Every message leaves the hub as one [`PreparedMessage`](rfc6455::PreparedMessage),
 //!   framed once and compressed at most once (the server agrees
-//!   `server_no_context_takeover` with every page), however many members
+//!   permessage-deflate in shared mode, `DeflateConfig::shared`, with
+//!   every page), however many members
 //!   get it: a group message to a thousand members is one copy of its
 //!   bytes, not a thousand.
 //! - A client that sends faster than it reads what comes back (each message
@@ -213,14 +214,15 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<(String, Config), Str
         .keepalive_interval(s(30))
         .idle_timeout(s(75))
         .close_timeout(s(5))
-        // `server_no_context_takeover`: the server compresses each message
-        // from an empty window, so a broadcast is compressed once and every
-        // member gets the same bytes (a `PreparedMessage` keeps them),
-        // instead of once per connection with its own history. A server may
-        // answer it even when the client did not offer it (RFC 7692 section
-        // 7.1.1.1); it costs some compression ratio on a chat's short texts,
-        // and keeps no 32 KiB window per connection between messages.
-        .deflate(DeflateConfig::default().server_no_context_takeover(true));
+        // Shared mode (`server_no_context_takeover` and
+        // `client_no_context_takeover`): each message is compressed and
+        // inflated from an empty window, so a broadcast is compressed once
+        // and every member gets the same bytes (a `PreparedMessage` keeps
+        // them), and an idle page holds no compressor or inflater: they are
+        // borrowed from a pool for one message. A server may answer both
+        // even when the client did not offer them (RFC 7692 sections 7.1.1.1
+        // and 7.1.1.2); it costs some ratio on a chat's short texts.
+        .deflate(DeflateConfig::shared());
     let mut first = true;
     while let Some(arg) = args.next() {
         if std::mem::take(&mut first) && !arg.starts_with("--") {
