@@ -28,6 +28,7 @@ mod timers;
 
 use input::Incoming;
 use output::Output;
+pub use output::{Slices, Transmit};
 pub use prepared::PreparedMessage;
 use timers::Timers;
 
@@ -349,11 +350,13 @@ impl fmt::Debug for Keys {
 ///    many connections), [`ping`](Self::ping), [`pong`](Self::pong),
 ///    [`close`](Self::close). They
 ///    queue bytes and fail only for the caller's mistakes ([`SendError`]).
-/// 4. **Output**: write [`transmit`](Self::transmit) to the transport,
+/// 4. **Output**: write the slices of [`transmit`](Self::transmit) (every
+///    queued byte) to the transport,
 ///    [`advance_transmit`](Self::advance_transmit) by what was written, and
-///    repeat until it is empty (or [`take_transmit`](Self::take_transmit)
-///    all of it, or [`poll_transmit`](Self::poll_transmit) one piece at a
-///    time, ending at frame boundaries). When [`is_done`](Self::is_done),
+///    repeat until it is empty. Or take the bytes as owned [`Bytes`]:
+///    [`poll_transmit`](Self::poll_transmit) until `None` (pieces ending at
+///    frame boundaries), or [`take_transmit`](Self::take_transmit) (all of
+///    it in one buffer). When [`is_done`](Self::is_done),
 ///    close the transport. Then set the one
 ///    timer to [`poll_timeout`](Self::poll_timeout).
 ///
