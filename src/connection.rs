@@ -436,7 +436,11 @@ impl fmt::Debug for Keys {
 /// grows with what arrived, never to the length the header announced before
 /// the bytes are there (section 10.4). A received
 /// unfragmented payload is handed out as a [`Bytes`] split from the receive
-/// buffer, without a copy.
+/// buffer, without a copy. The fragments of a message in several frames go
+/// straight into the message as they arrive (unmasked as they are copied),
+/// so a fragment's payload is copied once; the message grows to powers of
+/// two, with what arrived, never past
+/// [`max_message_size`](Config::max_message_size).
 ///
 /// # Example
 ///
