@@ -28,6 +28,7 @@ mod timers;
 
 use input::Incoming;
 use output::Output;
+pub use output::{Slices, Transmit};
 pub use prepared::PreparedMessage;
 use timers::Timers;
 
@@ -355,11 +356,13 @@ impl fmt::Debug for Keys {
 ///    many connections), [`ping`](Self::ping), [`pong`](Self::pong),
 ///    [`close`](Self::close). They
 ///    queue bytes and fail only for the caller's mistakes ([`SendError`]).
-/// 4. **Output**: write [`transmit`](Self::transmit) to the transport,
+/// 4. **Output**: write the slices of [`transmit`](Self::transmit) (every
+///    queued byte) to the transport,
 ///    [`advance_transmit`](Self::advance_transmit) by what was written, and
-///    repeat until it is empty (or [`take_transmit`](Self::take_transmit)
-///    all of it, or [`poll_transmit`](Self::poll_transmit) one piece at a
-///    time, ending at frame boundaries). When [`is_done`](Self::is_done),
+///    repeat until it is empty. Or take the bytes as owned [`Bytes`]:
+///    [`poll_transmit`](Self::poll_transmit) until `None` (pieces ending at
+///    frame boundaries), or [`take_transmit`](Self::take_transmit) (all of
+///    it in one buffer). When [`is_done`](Self::is_done),
 ///    close the transport. Then set the one
 ///    timer to [`poll_timeout`](Self::poll_timeout).
 ///
@@ -439,7 +442,11 @@ impl fmt::Debug for Keys {
 /// grows with what arrived, never to the length the header announced before
 /// the bytes are there (section 10.4). A received
 /// unfragmented payload is handed out as a [`Bytes`] split from the receive
-/// buffer, without a copy.
+/// buffer, without a copy. The fragments of a message in several frames go
+/// straight into the message as they arrive (unmasked as they are copied),
+/// so a fragment's payload is copied once; the message grows to powers of
+/// two, with what arrived, never past
+/// [`max_message_size`](Config::max_message_size).
 ///
 /// # Example
 ///

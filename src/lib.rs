@@ -88,7 +88,7 @@ pub use io::hyper;
 
 pub use close::{CloseCode, CloseFrame};
 pub use connection::{
-    Config, Connection, Event, PreparedMessage, ProtocolError, Role, SendError, State,
+    Config, Connection, Event, PreparedMessage, ProtocolError, Role, SendError, State, Transmit,
 };
 pub use message::{Message, Utf8Bytes};
 

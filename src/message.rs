@@ -8,10 +8,11 @@
 //! bytes are in, not when the frame or the message ends.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 use core::ops::Deref;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::close::CloseCode;
 #[cfg(feature = "deflate")]
@@ -341,8 +342,10 @@ pub struct Assembler {
     fin: bool,
     /// The first fragment, kept without a copy in case it is also the last.
     first: Option<Bytes>,
-    /// Later fragments, appended.
-    rest: BytesMut,
+    /// Later fragments, appended; grown as a `Vec` (doubling), so that a
+    /// message in many frames is moved a logarithmic number of times, and
+    /// handed out without a copy.
+    rest: Vec<u8>,
     /// Bytes announced so far for the open message, counting the current
     /// frame's full length.
     len: u64,
@@ -372,7 +375,7 @@ impl Assembler {
             open: None,
             fin: false,
             first: None,
-            rest: BytesMut::new(),
+            rest: Vec::new(),
             len: 0,
             utf8: Utf8Validator::new(),
             #[cfg(feature = "deflate")]
@@ -541,7 +544,7 @@ impl Assembler {
         let data = match self.first.take() {
             Some(first) => first,
             // Taken whole: the buffer does not outlive the message it held.
-            None => core::mem::take(&mut self.rest).freeze(),
+            None => Bytes::from(core::mem::take(&mut self.rest)),
         };
         Ok(Some(match kind {
             DataKind::Text => {
@@ -551,6 +554,62 @@ impl Assembler {
             }
             DataKind::Binary => Message::Binary(data),
         }))
+    }
+}
+
+/// The payload of a fragment taken straight into the message, as the
+/// connection receives it: copied once, from the bytes read into the message.
+impl Assembler {
+    /// Whether the payload of the data frame just begun (with
+    /// [`begin_frame`](Self::begin_frame)) is better appended to the message
+    /// as it arrives than buffered whole: a fragment of a message in several
+    /// frames, not compressed. A message in one frame is handed out as the
+    /// frame's own buffer instead.
+    pub(crate) fn takes_payload(&self, header: &FrameHeader) -> bool {
+        #[cfg(feature = "deflate")]
+        if self.is_compressed() {
+            return false;
+        }
+        header.opcode == OpCode::Continuation || !header.fin
+    }
+
+    /// The message so far, with room for `additional` more bytes of the
+    /// current frame; a first fragment kept aside is moved in first.
+    ///
+    /// It grows to powers of two (at most the message limit): as few moves
+    /// as doubling, and a message of a round size, such as 16 MiB in 64 KiB
+    /// frames, ends in a buffer of its own size rather than twice it.
+    pub(crate) fn payload_buffer(&mut self, additional: usize) -> &mut Vec<u8> {
+        let first = self.first.take();
+        let first_len = first.as_ref().map_or(0, Bytes::len);
+        let needed = self.rest.len() + first_len + additional;
+        if needed > self.rest.capacity() {
+            let max = usize::try_from(self.max_message_size).unwrap_or(usize::MAX);
+            let capacity = needed
+                .checked_next_power_of_two()
+                .unwrap_or(needed)
+                .min(max)
+                .max(needed);
+            self.rest.reserve_exact(capacity - self.rest.len());
+        }
+        if let Some(first) = first {
+            self.rest.extend_from_slice(&first);
+        }
+        &mut self.rest
+    }
+
+    /// Bytes in the message so far.
+    pub(crate) fn payload_len(&self) -> usize {
+        self.rest.len() + self.first.as_ref().map_or(0, Bytes::len)
+    }
+
+    /// Checks the bytes appended to [`payload_buffer`](Self::payload_buffer)
+    /// from `from` on, as [`check`](Self::check) does.
+    pub(crate) fn check_appended(&mut self, from: usize) -> Result<(), MessageError> {
+        if self.open == Some(DataKind::Text) {
+            self.utf8.feed(&self.rest[from..])?;
+        }
+        Ok(())
     }
 }
 

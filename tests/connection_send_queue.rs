@@ -1,5 +1,6 @@
-//! Every way of taking bytes from the send queue (`transmit` with
-//! `advance_transmit`, `transmit_vectored`, `poll_transmit`, `take_transmit`)
+//! Every way of taking bytes from the send queue (`transmit` one slice or
+//! all its slices at a time, with `advance_transmit`; `poll_transmit`;
+//! `take_transmit`)
 //! gives frames the peer decodes into the same messages, with control
 //! frames only at frame boundaries, whatever mixes of small messages, large
 //! ones sent from their own buffers, prepared messages of one frame or
@@ -57,15 +58,14 @@ enum Writer {
 fn write(conn: &mut Connection, writer: Writer, limit: usize, wire: &mut Vec<u8>) {
     match writer {
         Writer::Transmit => {
-            let run = conn.transmit();
+            let run = conn.transmit().first();
             let n = run.len().min(limit);
             wire.extend_from_slice(&run[..n]);
             conn.advance_transmit(n);
         }
         Writer::Vectored => {
-            let [run, payload] = conn.transmit_vectored();
             let mut n = 0;
-            for part in [run, payload] {
+            for part in conn.transmit().slices() {
                 let take = part.len().min(limit - n);
                 wire.extend_from_slice(&part[..take]);
                 n += take;

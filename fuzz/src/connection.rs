@@ -368,8 +368,7 @@ impl Harness {
         assert_eq!(self.conn.poll_event(), Ok(None), "the error came twice");
     }
 
-    /// Moves `n` bytes of the next queued run (all queued bytes for 0) to
-    /// the peer.
+    /// Moves the first `n` queued bytes (all of them for 0) to the peer.
     fn write(&mut self, n: usize) {
         if n == 0 {
             let queued = self.conn.buffered_amount();
@@ -380,8 +379,11 @@ impl Harness {
             return;
         }
         let queued = self.conn.buffered_amount();
-        let n = n.min(self.conn.transmit().len());
-        let bytes = self.conn.transmit()[..n].to_vec();
+        let transmit = self.conn.transmit();
+        assert_eq!(transmit.len(), queued);
+        assert_eq!(transmit.slices().map(<[u8]>::len).sum::<usize>(), queued);
+        let bytes: Vec<u8> = transmit.slices().flatten().copied().take(n).collect();
+        let n = bytes.len();
         self.conn.advance_transmit(n);
         assert_eq!(self.conn.buffered_amount(), queued - n);
         self.peer.deliver(&bytes);

@@ -16,9 +16,14 @@ pub(super) struct Incoming {
     header: FrameHeader,
     /// Unmasks the payload as it arrives; `None` for unmasked frames.
     masker: Option<Masker>,
-    /// Payload bytes at the front of the receive buffer already unmasked and
-    /// checked.
+    /// Payload bytes already unmasked and checked: at the front of the
+    /// receive buffer, or of this frame's part of the message.
     checked: usize,
+    /// Where this frame's payload starts in the message being assembled,
+    /// when it goes straight there (a fragment: see
+    /// [`Assembler::takes_payload`]); `None` when it is buffered in the
+    /// receive buffer.
+    direct: Option<usize>,
 }
 
 /// The largest receive buffer kept once every byte in it was consumed: a
@@ -72,6 +77,21 @@ impl<T: Timestamp> Connection<T> {
         };
         // Checked against the limits when the header arrived.
         let len = incoming.header.payload_len as usize;
+        if let Some(base) = incoming.direct {
+            // A fragment: its bytes go straight into the message, unmasked
+            // as they are copied there, and nowhere else. The message grows
+            // by doubling, with what arrived, never to what a header
+            // announced (section 10.4).
+            let have = self.assembler.payload_len() - base;
+            let (payload, rest) = bytes.split_at(bytes.len().min(len - have));
+            let message = self.assembler.payload_buffer(payload.len());
+            let start = message.len();
+            message.extend_from_slice(payload);
+            if let Some(masker) = incoming.masker.as_mut() {
+                masker.apply(&mut message[start..]);
+            }
+            return rest;
+        }
         let have = self.recv.len();
         if have >= len {
             return bytes;
@@ -166,16 +186,54 @@ impl<T: Timestamp> Connection<T> {
                     continue;
                 }
                 self.recv.advance(len);
+                let mut masker = header.mask.map(Masker::new);
+                let direct = (!header.opcode.is_control() && self.assembler.takes_payload(&header))
+                    .then(|| {
+                        // The part of the payload that came with the header
+                        // moves into the message; the rest will go there as it
+                        // arrives. The receive buffer is kept for the bytes
+                        // after the frame, so that each read does not allocate
+                        // one again.
+                        let message = self.assembler.payload_buffer(self.recv.len());
+                        let base = message.len();
+                        message.extend_from_slice(&self.recv);
+                        if let Some(masker) = masker.as_mut() {
+                            masker.apply(&mut message[base..]);
+                        }
+                        self.recv.clear();
+                        base
+                    });
                 self.incoming = Some(Incoming {
-                    masker: header.mask.map(Masker::new),
+                    masker,
                     header,
                     checked: 0,
+                    direct,
                 });
             }
             let Some(incoming) = self.incoming.as_mut() else {
                 return Ok(None);
             };
             let len = incoming.header.payload_len as usize;
+            if let Some(base) = incoming.direct {
+                let arrived = self.assembler.payload_len() - base;
+                if arrived > incoming.checked {
+                    self.assembler.check_appended(base + incoming.checked)?;
+                    incoming.checked = arrived;
+                }
+                if arrived < len {
+                    return Ok(None);
+                }
+                self.incoming = None;
+                if self.recv.is_empty() && self.recv_large {
+                    // Between frames, the buffer kept for them goes.
+                    self.recv_large = false;
+                    self.recv = BytesMut::new();
+                }
+                if let Some(message) = self.assembler.end_frame(Bytes::new())? {
+                    return Ok(Some(Event::Message(message)));
+                }
+                continue;
+            }
             let arrived = self.recv.len().min(len);
             if arrived > incoming.checked {
                 if let Some(masker) = incoming.masker.as_mut() {

@@ -179,49 +179,23 @@ impl Output {
 
     // ---- handing out ----
 
-    /// The next contiguous run to send: the rest of a data frame already
-    /// started, else the control frames, else the next piece of the data.
-    pub(super) fn transmit(&self) -> &[u8] {
-        if self.in_frame > 0 {
-            let front = self.front();
-            &front[..front.len().min(self.in_frame)]
-        } else if !self.control.is_empty() {
-            &self.control
-        } else {
-            self.front()
-        }
+    /// Every queued byte, in the order it goes out: the rest of a data frame
+    /// already started, then the control frames, then the data frames.
+    pub(super) fn transmit(&self) -> Transmit<'_> {
+        Transmit { out: self }
     }
 
-    /// [`transmit`](Self::transmit), and after it the next piece of the
-    /// data stream when that run is the whole first piece: the payload
-    /// whose header ends the run (a payload sent from its own buffer), or
-    /// the frames after it.
-    pub(super) fn transmit_vectored(&self) -> [&[u8]; 2] {
-        let first = self.transmit();
-        // Mid-frame, only the payload the frame goes on into; at a frame
-        // boundary, whatever follows, unless control frames go first.
-        let whole_piece = if self.in_frame > 0 {
-            self.in_frame > self.front().len()
-        } else {
-            self.control.is_empty()
-        };
-        match &self.sealed {
-            Some(sealed) if whole_piece => [first, sealed.pieces.get(1).map_or(&[], |p| &p[..])],
-            _ => [first, &[]],
-        }
-    }
-
-    /// Drops the first `n` bytes of [`transmit_vectored`](Self::transmit_vectored),
-    /// capped at their length.
+    /// Drops the first `n` bytes of [`transmit`](Self::transmit), capped at
+    /// their length. The bytes may end frames and cross pieces.
     pub(super) fn advance(&mut self, n: usize) {
-        let [first, second] = self.transmit_vectored();
-        let n = n.min(first.len() + second.len());
-        if self.in_frame == 0 && !self.control.is_empty() {
-            return self.advance_control(n);
-        }
-        // Data only: the bytes may end frames and cross pieces.
-        let mut n = n;
+        let mut n = n.min(self.len());
         while n > 0 {
+            if self.in_frame == 0 && !self.control.is_empty() {
+                let step = n.min(self.control.len());
+                self.advance_control(step);
+                n -= step;
+                continue;
+            }
             if self.in_frame == 0 {
                 self.in_frame = encoded_frame_len(self.front());
             }
@@ -338,6 +312,112 @@ impl Output {
     }
 }
 
+/// Every byte a connection has queued to send, in the order it goes out, as
+/// the slices that hold it (see [`Connection::transmit`]).
+///
+/// Write the slices with one vectored write (with the feature `std`,
+/// [`io_slices`](Self::io_slices) fills `std::io::IoSlice`s), then give the
+/// number of bytes written to [`Connection::advance_transmit`]; repeat until
+/// [`is_empty`](Self::is_empty). Whatever the number, nothing is skipped:
+/// the next `transmit` starts with the first byte not written.
+///
+/// [`Connection::transmit`]: super::Connection::transmit
+/// [`Connection::advance_transmit`]: super::Connection::advance_transmit
+#[derive(Clone, Copy, Debug)]
+#[must_use = "write the bytes, then advance_transmit by what was written"]
+pub struct Transmit<'a> {
+    out: &'a Output,
+}
+
+impl<'a> Transmit<'a> {
+    /// How many bytes are queued, in all the slices.
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The slices, in order, none of them empty.
+    pub fn slices(&self) -> Slices<'a> {
+        let out = self.out;
+        Slices {
+            head: out.in_frame,
+            control: &out.control,
+            pending: &[],
+            pieces: out.sealed.as_ref().map(|sealed| sealed.pieces.iter()),
+            tail: &out.tail,
+        }
+    }
+
+    /// The first slice: what a plain `write` takes. Empty when nothing is
+    /// queued.
+    pub fn first(&self) -> &'a [u8] {
+        self.slices().next().unwrap_or(&[])
+    }
+
+    /// Fills `dst` with the first slices, as many as fit, and returns the
+    /// filled part, for `std::io::Write::write_vectored`.
+    #[cfg(feature = "std")]
+    pub fn io_slices<'b>(&self, dst: &'b mut [std::io::IoSlice<'a>]) -> &'b [std::io::IoSlice<'a>] {
+        let mut filled = 0;
+        for (slot, slice) in dst.iter_mut().zip(self.slices()) {
+            *slot = std::io::IoSlice::new(slice);
+            filled += 1;
+        }
+        &dst[..filled]
+    }
+}
+
+/// The slices of a [`Transmit`], in the order they go out.
+#[derive(Clone, Debug)]
+pub struct Slices<'a> {
+    /// Data bytes still to give before the control frames: the rest of the
+    /// frame being written.
+    head: usize,
+    control: &'a [u8],
+    /// The rest of a data piece cut at the end of `head`.
+    pending: &'a [u8],
+    pieces: Option<alloc::collections::vec_deque::Iter<'a, Bytes>>,
+    tail: &'a [u8],
+}
+
+impl<'a> Slices<'a> {
+    /// The next data piece, in order.
+    fn next_data(&mut self) -> Option<&'a [u8]> {
+        if !self.pending.is_empty() {
+            return Some(core::mem::take(&mut self.pending));
+        }
+        if let Some(piece) = self.pieces.as_mut().and_then(Iterator::next) {
+            return Some(piece);
+        }
+        self.pieces = None;
+        (!self.tail.is_empty()).then(|| core::mem::take(&mut self.tail))
+    }
+}
+
+impl<'a> Iterator for Slices<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.head > 0 {
+            let piece = self.next_data()?;
+            let (now, later) = piece.split_at(piece.len().min(self.head));
+            self.head -= now.len();
+            self.pending = later;
+            return Some(now);
+        }
+        if !self.control.is_empty() {
+            return Some(core::mem::take(&mut self.control));
+        }
+        self.next_data()
+    }
+}
+
+impl core::iter::FusedIterator for Slices<'_> {}
+
 /// Appends the frame to `queue`, its payload masked with `header.mask` if
 /// any.
 fn encode(queue: &mut BytesMut, header: FrameHeader, payload: &[u8]) {
@@ -373,6 +453,8 @@ fn encoded_frame_len(queued: &[u8]) -> usize {
 mod tests {
     use super::*;
     use crate::frame::OpCode;
+    use alloc::vec;
+    use alloc::vec::Vec;
 
     /// Whole unmasked binary frames of these payload lengths, encoded.
     fn frames(lens: &[usize]) -> Bytes {
@@ -399,12 +481,12 @@ mod tests {
         out.push_frames_shared(shared.clone());
         assert_eq!(out.len(), 4 + shared.len());
         // The run queued before, and the shared frames with it, in one go.
-        let [run, next] = out.transmit_vectored();
-        assert_eq!((run, next), (&b"\x81\x02hi"[..], &shared[..]));
+        let slices: Vec<_> = out.transmit().slices().collect();
+        assert_eq!(slices, [&b"\x81\x02hi"[..], &shared[..]]);
         // Written across both pieces and into the second frame.
         out.advance(4 + 304 + 1);
         assert_eq!(out.len(), shared.len() - 305);
-        assert_eq!(out.transmit(), &shared[305..]);
+        assert_eq!(out.transmit().first(), &shared[305..]);
         out.advance(100);
         assert_eq!(out.len(), 0);
         assert!(out.sealed.is_none(), "every handle let go");
@@ -417,12 +499,13 @@ mod tests {
         out.push_frames_shared(shared.clone());
         out.advance(10);
         out.push_control(pong(), b"p");
-        // The rest of the first frame, alone, then the pong, then the rest.
-        assert_eq!(out.transmit_vectored(), [&shared[10..1004], &[][..]]);
+        // The rest of the first frame, then the pong, then the rest.
+        let slices: Vec<_> = out.transmit().slices().collect();
+        assert_eq!(slices, [&shared[10..1004], b"\x8a\x01p", &shared[1004..]]);
         out.advance(994);
-        assert_eq!(out.transmit(), b"\x8a\x01p");
+        assert_eq!(out.transmit().first(), b"\x8a\x01p");
         out.advance(3);
-        assert_eq!(out.transmit(), &shared[1004..]);
+        assert_eq!(out.transmit().first(), &shared[1004..]);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::{Connection, Role, SHARED_PAYLOAD, SendError};
+use super::{Connection, Role, SHARED_PAYLOAD, SendError, Transmit};
 use crate::close::{CloseCode, CloseFrame};
 use crate::frame::{FrameHeader, OpCode, Rsv};
 use crate::mask::apply_mask;
@@ -231,26 +231,13 @@ impl<T: Timestamp> Connection<T> {
 
     // ---- output ----
 
-    /// The next bytes to send, oldest first: the rest of a data frame already
-    /// started, else the queued control frames, else the queued data frames.
-    ///
-    /// **This is the next contiguous run, not always every queued byte**: a
-    /// control frame queued behind a data frame being written goes out at
-    /// the frame boundary, and a large payload sent from its own buffer is a
-    /// run of its own, so write, [`advance_transmit`](Self::advance_transmit),
-    /// and call again until it is empty (or use
-    /// [`take_transmit`](Self::take_transmit) or
-    /// [`poll_transmit`](Self::poll_transmit)).
-    pub fn transmit(&self) -> &[u8] {
-        self.out.transmit()
-    }
-
-    /// The next run, as [`transmit`](Self::transmit) gives it, and, when
-    /// that run ends with the header of a large message sent from its own
-    /// buffer (see [`send`](Self::send)), the payload after it: write both
-    /// with one vectored write, so that a header never goes out in a small
-    /// write of its own, then [`advance_transmit`](Self::advance_transmit)
-    /// by what was written. The second is empty otherwise.
+    /// Every queued byte, in the order it goes out (the rest of a data frame
+    /// already started, then the control frames, then the data frames), as
+    /// the slices that hold it: encoded frames and large payloads sent from
+    /// their own buffers, none copied. Write them, then
+    /// [`advance_transmit`](Self::advance_transmit) by what was written, and
+    /// repeat until it [`is_empty`](Transmit::is_empty): a loop that does so
+    /// cannot leave a byte behind, however the writes are cut.
     ///
     /// ```
     /// # #[cfg(feature = "std")] {
@@ -258,34 +245,32 @@ impl<T: Timestamp> Connection<T> {
     /// use rfc6455::{Config, Connection, Message, Role};
     ///
     /// let mut server = Connection::new(Role::Server, Config::default());
-    /// server.send(Message::binary(vec![7u8; 20_000]))?;
+    /// server.send(Message::binary(vec![7u8; 100_000]))?;
     /// let mut wire = Vec::new();
-    /// loop {
-    ///     let [run, payload] = server.transmit_vectored();
-    ///     if run.is_empty() {
-    ///         break;
-    ///     }
-    ///     let n = wire.write_vectored(&[IoSlice::new(run), IoSlice::new(payload)])?;
+    /// while !server.transmit().is_empty() {
+    ///     let mut slices = [IoSlice::new(&[]); 8];
+    ///     let n = wire.write_vectored(server.transmit().io_slices(&mut slices))?;
     ///     server.advance_transmit(n);
     /// }
-    /// assert_eq!(wire.len(), 4 + 20_000);
+    /// assert_eq!(wire.len(), 10 + 65_536 + 4 + 34_464); // two frames
     /// # }
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn transmit_vectored(&self) -> [&[u8]; 2] {
-        self.out.transmit_vectored()
+    pub fn transmit(&self) -> Transmit<'_> {
+        self.out.transmit()
     }
 
-    /// Drops the first `n` bytes of [`transmit`](Self::transmit), or of
-    /// the two runs of [`transmit_vectored`](Self::transmit_vectored), which
-    /// were written; `n` is capped at their length.
+    /// Drops the first `n` bytes of [`transmit`](Self::transmit), which were
+    /// written; `n` is capped at their length. Call it right after the
+    /// write, before queueing anything else.
     pub fn advance_transmit(&mut self, n: usize) {
         self.out.advance(n)
     }
 
-    /// Takes every queued byte at once, in the order
+    /// Takes every queued byte at once, as one buffer, in the order
     /// [`transmit`](Self::transmit) gives them; without a copy when one
-    /// buffer holds them all, else copied into one.
+    /// buffer holds them all, else copied into one. For tests and for
+    /// transports that take one buffer per message, such as a channel.
     pub fn take_transmit(&mut self) -> Bytes {
         self.out.take_all()
     }

@@ -79,7 +79,7 @@ mod prepared;
 ///     let (stream, _) = listener.accept()?;
 ///     let mut ws = WebSocket::accept(stream)?;
 ///     while let Some(message) = ws.read()? {
-///         ws.send(message)?; // echo
+///         ws.write(message)?; // echo: written by the next read
 ///     }
 ///     Ok(())
 /// });
@@ -497,19 +497,16 @@ impl<S: Read + Write + ReadTimeout> WebSocket<S> {
     fn write_pieces(&mut self) -> io::Result<()> {
         let mut wrote = false;
         loop {
-            let [run, payload] = self.connection.transmit_vectored();
-            if run.is_empty() {
+            // Every queued byte in one vectored write: a header and the
+            // payload sent from its own buffer go out together, so that
+            // Nagle's algorithm never holds back a payload behind a small
+            // write.
+            let mut slices = [io::IoSlice::new(&[]); 16];
+            let transmit = self.connection.transmit();
+            if transmit.is_empty() {
                 break;
             }
-            // A header and the payload sent from its own buffer go out in
-            // one write, so that Nagle's algorithm never holds back a
-            // payload behind a small write.
-            let written = if payload.is_empty() {
-                self.stream.write(run)
-            } else {
-                self.stream
-                    .write_vectored(&[io::IoSlice::new(run), io::IoSlice::new(payload)])
-            };
+            let written = self.stream.write_vectored(transmit.io_slices(&mut slices));
             match written {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {

@@ -8,7 +8,7 @@
 //! multi-thread, [`WORKERS`] workers, one task per connection. The thread
 //! servers run one thread per connection.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 
@@ -217,7 +217,8 @@ fn ours_sans_io(mut stream: TcpStream) -> Result<(), BoxError> {
         }
         // ... then written at once.
         while !connection.transmit().is_empty() {
-            let n = stream.write(connection.transmit())?;
+            let mut slices = [IoSlice::new(&[]); 16];
+            let n = stream.write_vectored(connection.transmit().io_slices(&mut slices))?;
             connection.advance_transmit(n);
         }
         if connection.is_done() {

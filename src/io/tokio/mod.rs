@@ -127,7 +127,7 @@ pub use super::DEFAULT_HIGH_WATER;
 ///     let (stream, _) = listener.accept().await?;
 ///     let mut ws = WebSocketStream::accept(stream).await?;
 ///     while let Some(message) = ws.next().await {
-///         ws.send(message?).await?; // echo
+///         ws.feed(message?).await?; // echo: written by the next `next`
 ///     }
 ///     Ok::<_, rfc6455::io::Error>(())
 /// });
