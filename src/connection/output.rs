@@ -316,7 +316,7 @@ impl Output {
 /// the slices that hold it (see [`Connection::transmit`]).
 ///
 /// Write the slices with one vectored write (with the feature `std`,
-/// `io_slices`, with `std`, fills `std::io::IoSlice`s), then give the
+/// `io_slices` fills `std::io::IoSlice`s), then give the
 /// number of bytes written to [`Connection::advance_transmit`]; repeat until
 /// [`is_empty`](Self::is_empty). Whatever the number, nothing is skipped:
 /// the next `transmit` starts with the first byte not written.
