@@ -24,44 +24,10 @@ use rfc6455_compare::child::{self, ServerProcess};
 use rfc6455_compare::load;
 use rfc6455_compare::machine;
 use rfc6455_compare::servers::{self, Server, WORKERS};
+use rfc6455_compare::table::{env_list, env_number, median, ratio, size_name};
 
 /// The column every ratio divides by.
 const BASELINE: Server = Server::TokioTungstenite;
-
-fn list(name: &str, default: &[usize]) -> Vec<usize> {
-    match std::env::var(name) {
-        Ok(value) => value
-            .split(',')
-            .map(|v| v.trim().parse().unwrap_or_else(|_| panic!("{name}: {v}")))
-            .collect(),
-        Err(_) => default.to_vec(),
-    }
-}
-
-fn number(name: &str, default: u64) -> u64 {
-    std::env::var(name).map_or(default, |v| v.parse().expect(name))
-}
-
-fn size_name(size: usize) -> String {
-    if size >= 1024 && size.is_multiple_of(1024) {
-        format!("{} KiB", size / 1024)
-    } else {
-        format!("{size} B")
-    }
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
-}
 
 struct Row {
     conns: usize,
@@ -75,12 +41,12 @@ fn main() {
     child::serve_if_asked();
     child::raise_open_files_limit();
 
-    let conns = list("ECHO_CONNS", &[1, 16, 256]);
-    let sizes = list("ECHO_SIZES", &[16, 1024, 65536]);
-    let in_flight = list("ECHO_IN_FLIGHT", &[1, 16]);
-    let rounds = number("ECHO_ROUNDS", 5) as usize;
-    let window = Duration::from_millis(number("ECHO_WINDOW_MS", 250));
-    let warmup = Duration::from_millis(number("ECHO_WARMUP_MS", 100));
+    let conns = env_list("ECHO_CONNS", &[1, 16, 256]);
+    let sizes = env_list("ECHO_SIZES", &[16, 1024, 65536]);
+    let in_flight = env_list("ECHO_IN_FLIGHT", &[1, 16]);
+    let rounds: usize = env_number("ECHO_ROUNDS", 5);
+    let window = Duration::from_millis(env_number("ECHO_WINDOW_MS", 250));
+    let warmup = Duration::from_millis(env_number("ECHO_WARMUP_MS", 100));
     let mut columns: Vec<Server> = match std::env::var("ECHO_SERVERS") {
         Ok(names) => names
             .split(',')
@@ -194,11 +160,6 @@ fn main() {
     )
     .expect("write echo.json");
     eprintln!("\nwrote {path}");
-}
-
-/// The median over rounds of `ours[i] / base[i]`.
-fn ratio(ours: &[f64], base: &[f64]) -> f64 {
-    median(ours.iter().zip(base).map(|(o, b)| o / b).collect())
 }
 
 /// The results as JSON, written by hand (no serde in this package).

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use rfc6455_compare::fanout::{self, Column, FanoutServer};
 use rfc6455_compare::heap::Counting;
+use rfc6455_compare::table::{env_list, env_number, median, ratio, size_name};
 use rfc6455_compare::{child, machine, servers};
 
 /// Counts the server children's heap (the `heap` command); the load
@@ -36,46 +37,6 @@ static ALLOCATOR: Counting = Counting;
 
 /// The column every ratio of the uncompressed table divides by.
 const BASELINE: Column = Column::TokioTungstenite;
-
-fn list(name: &str, default: &[usize]) -> Vec<usize> {
-    match std::env::var(name) {
-        Ok(value) => value
-            .split(',')
-            .map(|v| v.trim().parse().unwrap_or_else(|_| panic!("{name}: {v}")))
-            .collect(),
-        Err(_) => default.to_vec(),
-    }
-}
-
-fn number(name: &str, default: usize) -> usize {
-    std::env::var(name).map_or(default, |v| v.parse().expect(name))
-}
-
-fn size_name(size: usize) -> String {
-    if size >= 1024 && size.is_multiple_of(1024) {
-        format!("{} KiB", size / 1024)
-    } else {
-        format!("{size} B")
-    }
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
-}
-
-/// The median over rounds of `ours[i] / base[i]`.
-fn ratio(ours: &[f64], base: &[f64]) -> f64 {
-    median(ours.iter().zip(base).map(|(o, b)| o / b).collect())
-}
 
 /// One row: the seconds until the last subscriber had the last message, per
 /// column, one per round.
@@ -235,14 +196,14 @@ fn main() {
     fanout::serve_if_asked();
     child::raise_open_files_limit();
 
-    let subs = list("FANOUT_SUBS", &[100, 1000, 10_000]);
-    let sizes = list("FANOUT_SIZES", &[16, 1024, 65536]);
-    let messages = number("FANOUT_MESSAGES", 10);
-    let rounds = number("FANOUT_ROUNDS", 3);
-    let deflate_subs = number("FANOUT_DEFLATE_SUBS", 1000);
-    let deflate_size = number("FANOUT_DEFLATE_SIZE", 1024);
-    let mem_subs = number("FANOUT_MEM_SUBS", 10_000);
-    let mem_size = number("FANOUT_MEM_SIZE", 65536);
+    let subs = env_list("FANOUT_SUBS", &[100, 1000, 10_000]);
+    let sizes = env_list("FANOUT_SIZES", &[16, 1024, 65536]);
+    let messages = env_number("FANOUT_MESSAGES", 10);
+    let rounds = env_number("FANOUT_ROUNDS", 3);
+    let deflate_subs = env_number("FANOUT_DEFLATE_SUBS", 1000);
+    let deflate_size = env_number("FANOUT_DEFLATE_SIZE", 1024);
+    let mem_subs = env_number("FANOUT_MEM_SUBS", 10_000);
+    let mem_size = env_number("FANOUT_MEM_SIZE", 65536);
     let mut columns: Vec<Column> = match std::env::var("FANOUT_SERVERS") {
         Ok(names) => names
             .split(',')

@@ -20,6 +20,9 @@ pub mod machine;
 pub mod peers;
 pub mod servers;
 pub mod sizes;
+pub mod table;
+
+use table::median;
 
 pub use sizes::SIZES;
 
@@ -168,15 +171,5 @@ impl Interleaved {
                 .map(|(o, x)| x / o)
                 .collect(),
         )
-    }
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
     }
 }
