@@ -7,7 +7,7 @@
 //
 // Prints one line per check and closes with "browser: N passed, M failed";
 // exits non-zero if any check failed.
-import { chromium } from 'playwright-core';
+import { Checks, assert, launch } from './harness.mjs';
 
 const base = process.argv[2];
 if (!base) {
@@ -16,36 +16,10 @@ if (!base) {
 }
 const wsUrl = base.replace(/^http/, 'ws') + '/ws';
 
-let passed = 0;
-let failed = 0;
-async function check(name, fn) {
-  try {
-    await fn();
-    passed += 1;
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failed += 1;
-    console.log(`FAILED - ${name}: ${String(e.message ?? e).split('\n')[0]}`);
-  }
-}
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
+const checks = new Checks();
+const check = (name, fn) => checks.check(name, fn);
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  timeout: 30000,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launch();
 
 try {
   const page = await browser.newPage();
@@ -120,11 +94,9 @@ try {
     assert(result.close.wasClean && result.close.code === 1000, JSON.stringify(result.close));
   });
 } catch (e) {
-  failed += 1;
-  console.log(`FAILED - the run stopped: ${String(e.message ?? e).split('\n')[0]}`);
+  checks.fail('the run stopped', e);
 } finally {
   await browser.close().catch(() => {});
 }
 
-console.log(`browser: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+checks.finish();

@@ -10,7 +10,7 @@
 //
 // Prints one line per check and closes with "browser: N passed, M failed";
 // exits non-zero if any check failed.
-import { chromium } from 'playwright-core';
+import { Checks, assert, launch } from './harness.mjs';
 import net from 'node:net';
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -33,21 +33,8 @@ const measured = []; // the times to quote, printed at the end
 const children = []; // processes to stop at the end
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
-let passed = 0;
-let failed = 0;
-async function check(name, fn) {
-  try {
-    await fn();
-    passed += 1;
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failed += 1;
-    console.log(`FAILED - ${name}: ${String(e.message ?? e).split('\n')[0]}`);
-  }
-}
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
+const checks = new Checks();
+const check = (name, fn) => checks.check(name, fn);
 
 // --- page helpers -----------------------------------------------------------
 
@@ -220,20 +207,7 @@ const waitUntil = async (what, condition, ms) => {
 // One browser (a fresh temporary profile, deleted on close), one context per
 // user: separate windows, so no page is a background tab that Chromium
 // throttles, and no storage is shared between users.
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  timeout: 30000,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launch();
 
 const dialogs = []; // any alert() means markup from a message ran
 const pageErrors = [];
@@ -513,12 +487,10 @@ try {
   await alice.screenshot({ path: screenshot, fullPage: true });
   console.log(`screenshot: ${screenshot}`);
 } catch (e) {
-  failed += 1;
-  console.log(`FAILED - the run stopped: ${e.message.split('\n')[0]}`);
+  checks.fail('the run stopped', e);
 } finally {
   await browser.close().catch(() => {});
 }
 
 for (const line of measured) console.log(`measured: ${line}`);
-console.log(`browser: ${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+checks.finish();
