@@ -7,6 +7,7 @@
 //! The pool is one for the process, so these tests take turns.
 #![cfg(feature = "deflate")]
 
+mod common;
 mod counting;
 
 use rfc6455::deflate::{DeflateConfig, DeflateParams, Deflater, pool};
@@ -27,22 +28,7 @@ fn serial() -> MutexGuard<'static, ()> {
 
 /// A masked client frame with any first byte.
 fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
-    let key = [9, 8, 7, 6];
-    let mut out = vec![first];
-    match payload.len() {
-        n if n < 126 => out.push(0x80 | n as u8),
-        n if n <= 0xffff => {
-            out.push(0x80 | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(0x80 | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    out.extend_from_slice(&key);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-    out
+    common::raw_frame(first, Some(common::KEY), payload)
 }
 
 /// Chat-like text of about `len` bytes.
