@@ -288,17 +288,7 @@ async fn http2_extended_connect_echoes_with_deflate_and_protocols() {
     assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("chat.v2"));
 
     // A wrong version over HTTP/2: 426 naming version 13.
-    let mut send_request = h2_client::connect(address).await;
-    let mut connect = http::Request::connect(format!("http://{address}/echo"))
-        .version(http::Version::HTTP_2)
-        .header("sec-websocket-version", "8")
-        .body(())
-        .unwrap();
-    connect
-        .extensions_mut()
-        .insert(h2::ext::Protocol::from_static("websocket"));
-    let (response, _send) = send_request.send_request(connect, true).unwrap();
-    let response = response.await.unwrap();
+    let response = h2_client::connect_with_version(address, "/echo", "8").await;
     assert_eq!(response.status(), 426);
     assert_eq!(response.headers()["sec-websocket-version"], "13");
 }

@@ -170,17 +170,7 @@ async fn http2_paths(address: SocketAddr) {
     echo_round_trip(ws).await;
 
     // A wrong version over HTTP/2: 426, sent without Upgrade or Connection.
-    let mut send_request = h2_client::connect(address).await;
-    let mut connect = http::Request::connect(format!("http://{address}/ws"))
-        .version(http::Version::HTTP_2)
-        .header("sec-websocket-version", "8")
-        .body(())
-        .unwrap();
-    connect
-        .extensions_mut()
-        .insert(h2::ext::Protocol::from_static("websocket"));
-    let (response, _send) = send_request.send_request(connect, true).unwrap();
-    let response = response.await.unwrap();
+    let response = h2_client::connect_with_version(address, "/ws", "8").await;
     assert_eq!(response.status(), 426);
     assert_eq!(response.headers()["sec-websocket-version"], "13");
     assert!(response.headers().get("upgrade").is_none());

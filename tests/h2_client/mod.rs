@@ -136,3 +136,23 @@ pub async fn websocket(
     let connection = Connection::with_deflate(Role::Client, config, checked.deflate());
     Ok((WebSocketStream::from_connection(io, connection), protocol))
 }
+
+/// An extended CONNECT to `path` that offers `Sec-WebSocket-Version:
+/// version` and nothing else: the server's answer, for the refusals.
+pub async fn connect_with_version(
+    address: SocketAddr,
+    path: &str,
+    version: &str,
+) -> http::Response<RecvStream> {
+    let mut send_request = connect(address).await;
+    let mut connect = http::Request::connect(format!("http://{address}{path}"))
+        .version(http::Version::HTTP_2)
+        .header("sec-websocket-version", version)
+        .body(())
+        .unwrap();
+    connect
+        .extensions_mut()
+        .insert(h2::ext::Protocol::from_static("websocket"));
+    let (response, _send) = send_request.send_request(connect, true).unwrap();
+    response.await.unwrap()
+}
