@@ -3,9 +3,9 @@
 //! is driven alike by the load generator in the parent, and has its memory
 //! read from `/proc`.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use crate::servers::{self, Server};
 
@@ -68,6 +68,90 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A child process of this binary started with other arguments, spoken to
+/// one line at a time on its standard input and output; killed when
+/// dropped (and, through [`die_with_parent`], when this process dies).
+pub struct ChildProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl ChildProcess {
+    /// Starts this binary with `args` and variables `env` added.
+    pub fn start(args: &[&str], env: &[(&str, String)]) -> Self {
+        let exe = std::env::current_exe().expect("current executable");
+        let mut child = Command::new(exe)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start a child");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().expect("child stdout"));
+        ChildProcess {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    /// The next line the child prints, without its end; empty once the
+    /// child's output ended.
+    pub fn line(&mut self) -> String {
+        let mut line = String::new();
+        let _ = self.stdout.read_line(&mut line);
+        line.trim_end().to_string()
+    }
+
+    /// Writes `line` to the child's standard input.
+    pub fn send(&mut self, line: &str) {
+        if let Some(stdin) = &mut self.stdin {
+            let _ = writeln!(stdin, "{line}").and_then(|()| stdin.flush());
+        }
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The child's resident memory (`VmRSS`), in bytes.
+    pub fn rss(&self) -> u64 {
+        rss_of(self.child.id())
+    }
+
+    /// Kills the child and waits for it.
+    pub fn kill(&mut self) {
+        self.stdin = None;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ChildProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Asks the kernel to kill this process when its parent dies (Linux), and
+/// exits at once if the parent is already gone: a child of a bench never
+/// outlives it, even if the bench is killed.
+pub fn die_with_parent() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl(PR_SET_PDEATHSIG) takes a signal number; getppid has no
+    // arguments.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        if libc::getppid() == 1 {
+            std::process::exit(0);
+        }
     }
 }
 

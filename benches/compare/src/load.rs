@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
 
 /// The masking key of every client frame.
@@ -50,7 +50,7 @@ impl Payloads {
     }
 
     /// Appends message `seq` of `conn` to `out` as a masked binary frame.
-    fn encode(&self, conn: usize, seq: u64, out: &mut Vec<u8>) {
+    pub(crate) fn encode(&self, conn: usize, seq: u64, out: &mut Vec<u8>) {
         let len = self.len;
         out.push(0x82);
         if len < 126 {
@@ -117,8 +117,24 @@ impl Payloads {
 /// Opens a connection and runs the client handshake; returns the stream
 /// and any bytes read after the 101 answer's head.
 pub async fn connect(addr: std::net::SocketAddr) -> (TcpStream, Vec<u8>) {
+    connect_from(addr, None).await
+}
+
+/// [`connect`] from source address `source` (any port), so that clients
+/// spread over 127.0.0.0/8 get past one address's range of ports. The port
+/// is chosen at `connect` (`IP_BIND_ADDRESS_NO_PORT`), by the whole
+/// four-tuple.
+pub async fn connect_from(
+    addr: std::net::SocketAddr,
+    source: Option<std::net::IpAddr>,
+) -> (TcpStream, Vec<u8>) {
     let mut stream = loop {
-        match TcpStream::connect(addr).await {
+        let attempt = match source.map(bound_socket) {
+            None => TcpStream::connect(addr).await,
+            Some(Ok(socket)) => socket.connect(addr).await,
+            Some(Err(error)) => Err(error),
+        };
+        match attempt {
             Ok(stream) => break stream,
             // A full accept queue under 10,000 connections: try again.
             Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
@@ -158,14 +174,36 @@ pub async fn connect(addr: std::net::SocketAddr) -> (TcpStream, Vec<u8>) {
     (stream, leftover)
 }
 
+/// A socket bound to `ip`, its port left to `connect`.
+fn bound_socket(ip: std::net::IpAddr) -> std::io::Result<TcpSocket> {
+    use std::os::fd::AsRawFd;
+    let socket = match ip {
+        std::net::IpAddr::V4(_) => TcpSocket::new_v4()?,
+        std::net::IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt reads one int from the pointer, of the size given.
+    let _ = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    socket.bind(std::net::SocketAddr::new(ip, 0))?;
+    Ok(socket)
+}
+
 /// The reading side of a connection: parses the server's frames and
 /// checks each echo in order.
-struct Reader {
-    conn: usize,
+pub(crate) struct Reader {
+    pub(crate) conn: usize,
     payloads: Arc<Payloads>,
     masked: bool,
     /// The message being received.
-    seq: u64,
+    pub(crate) seq: u64,
     /// Bytes of it checked so far.
     offset: usize,
     /// Payload bytes left in the current frame; `None`: a header is next.
@@ -174,10 +212,13 @@ struct Reader {
     fin: bool,
     /// A frame of the current message was parsed.
     in_message: bool,
+    /// `feed` stops once this many messages are complete: what follows
+    /// (a ping, say) is left for the caller.
+    pub(crate) until: u64,
 }
 
 impl Reader {
-    fn new(conn: usize, payloads: Arc<Payloads>, masked: bool) -> Self {
+    pub(crate) fn new(conn: usize, payloads: Arc<Payloads>, masked: bool) -> Self {
         Reader {
             conn,
             payloads,
@@ -187,12 +228,13 @@ impl Reader {
             in_frame: None,
             fin: false,
             in_message: false,
+            until: u64::MAX,
         }
     }
 
     /// Consumes what it can of `buf`; returns (bytes used, messages
     /// completed).
-    fn feed(&mut self, buf: &[u8]) -> (usize, u64) {
+    pub(crate) fn feed(&mut self, buf: &[u8]) -> (usize, u64) {
         let mut used = 0;
         let mut done = 0;
         loop {
@@ -224,6 +266,9 @@ impl Reader {
             if self.fin {
                 self.end_message();
                 done += 1;
+                if self.seq == self.until {
+                    break;
+                }
             }
         }
         (used, done)
@@ -430,24 +475,7 @@ pub async fn open_idle(
         let (payloads, gate) = (payloads.clone(), gate.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire().await.expect("open semaphore");
-            let (mut stream, leftover) = connect(addr).await;
-            let mut out = Vec::new();
-            payloads.encode(conn, 0, &mut out);
-            stream.write_all(&out).await.expect("send the message");
-            let mut reader = Reader::new(conn, payloads, raw);
-            let mut buf = leftover;
-            let mut chunk = vec![0u8; 4096];
-            loop {
-                let (used, done) = reader.feed(&buf);
-                buf.drain(..used);
-                if done == 1 {
-                    break;
-                }
-                let got = stream.read(&mut chunk).await.expect("read the echo");
-                assert!(got > 0, "connection {conn}: closed before the echo");
-                buf.extend_from_slice(&chunk[..got]);
-            }
-            stream
+            open_one(addr, None, raw, conn, &payloads).await.0
         }));
     }
     let mut streams = Vec::with_capacity(n);
@@ -455,6 +483,36 @@ pub async fn open_idle(
         streams.push(task.await.expect("an idle connection"));
     }
     streams
+}
+
+/// Opens connection number `conn` to `addr` (from `source`, see
+/// [`connect_from`]), sends it message 0 of `payloads` and checks the echo;
+/// returns the stream and any bytes read after the echo.
+pub async fn open_one(
+    addr: std::net::SocketAddr,
+    source: Option<std::net::IpAddr>,
+    raw: bool,
+    conn: usize,
+    payloads: &Arc<Payloads>,
+) -> (TcpStream, Vec<u8>) {
+    let (mut stream, leftover) = connect_from(addr, source).await;
+    let mut out = Vec::new();
+    payloads.encode(conn, 0, &mut out);
+    stream.write_all(&out).await.expect("send the message");
+    let mut reader = Reader::new(conn, payloads.clone(), raw);
+    reader.until = 1;
+    let mut buf = leftover;
+    let mut chunk = [0u8; 512];
+    loop {
+        let (used, done) = reader.feed(&buf);
+        buf.drain(..used);
+        if done == 1 {
+            return (stream, buf);
+        }
+        let got = stream.read(&mut chunk).await.expect("read the echo");
+        assert!(got > 0, "connection {conn}: closed before the echo");
+        buf.extend_from_slice(&chunk[..got]);
+    }
 }
 
 #[cfg(test)]

@@ -155,7 +155,7 @@ async fn serve_tokio(server: Server, listener: TcpListener) {
         // future (a match inside one async block would size every task for
         // the largest server).
         match server {
-            Server::OursTokio => drop(tokio::spawn(ours_tokio(stream))),
+            Server::OursTokio => drop(tokio::spawn(ours_tokio(stream, rfc6455::Config::default()))),
             Server::TokioTungstenite => drop(tokio::spawn(tokio_tungstenite(stream))),
             Server::Fastwebsockets => drop(tokio::spawn(fastwebsockets(stream))),
             Server::TokioWebsockets => drop(tokio::spawn(tokio_websockets(stream))),
@@ -165,11 +165,18 @@ async fn serve_tokio(server: Server, listener: TcpListener) {
     }
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-async fn ours_tokio(stream: tokio::net::TcpStream) -> Result<(), BoxError> {
+/// Ours, with `config` (the scale bench sets its keepalive).
+pub(crate) async fn ours_tokio(
+    stream: tokio::net::TcpStream,
+    config: rfc6455::Config,
+) -> Result<(), BoxError> {
     use rfc6455::io::tokio::WebSocketStream;
-    let mut ws = WebSocketStream::accept(stream).await?;
+    let mut ws = WebSocketStream::accept_with_config(stream, config, |_| {
+        Ok(rfc6455::handshake::Accept::new())
+    })
+    .await?;
     // As a user writes it: the echoes of one read leave in one write, made
     // by `recv` before it reads again.
     while let Some(message) = ws.recv().await {
@@ -233,7 +240,7 @@ fn ours_sans_io(mut stream: TcpStream) -> Result<(), BoxError> {
     }
 }
 
-async fn tokio_tungstenite(stream: tokio::net::TcpStream) -> Result<(), BoxError> {
+pub(crate) async fn tokio_tungstenite(stream: tokio::net::TcpStream) -> Result<(), BoxError> {
     let mut ws = tokio_tungstenite::accept_async(stream).await?;
     while let Some(message) = ws.next().await {
         let message = message?;
@@ -244,7 +251,7 @@ async fn tokio_tungstenite(stream: tokio::net::TcpStream) -> Result<(), BoxError
     Ok(())
 }
 
-async fn fastwebsockets(mut stream: tokio::net::TcpStream) -> Result<(), BoxError> {
+pub(crate) async fn fastwebsockets(mut stream: tokio::net::TcpStream) -> Result<(), BoxError> {
     use fastwebsockets::{FragmentCollector, OpCode, Role, WebSocket};
     handshake_async(&mut stream).await?;
     let mut ws = FragmentCollector::new(WebSocket::after_handshake(stream, Role::Server));
@@ -258,7 +265,7 @@ async fn fastwebsockets(mut stream: tokio::net::TcpStream) -> Result<(), BoxErro
     }
 }
 
-async fn tokio_websockets(stream: tokio::net::TcpStream) -> Result<(), BoxError> {
+pub(crate) async fn tokio_websockets(stream: tokio::net::TcpStream) -> Result<(), BoxError> {
     let (_request, mut ws) = tokio_websockets::ServerBuilder::new()
         .accept(stream)
         .await?;
@@ -373,7 +380,7 @@ mod tests {
             "WebSocketStream::accept future: {} B",
             future_size(|s| size_of_val(&WebSocketStream::accept(s)))
         );
-        let ours = future_size(|s| size_of_val(&super::ours_tokio(s)));
+        let ours = future_size(|s| size_of_val(&super::ours_tokio(s, rfc6455::Config::default())));
         println!("ours-tokio task future: {ours} B");
         assert!(ours >= size_of::<WebSocketStream<tokio::net::TcpStream>>());
         println!(
