@@ -26,7 +26,9 @@
 //! (messages per second), every round trip measured from its scheduled send
 //! time into an HdrHistogram (see `src/latency.rs`); the rounds' histograms
 //! are merged per column. A column *holds* a rate when every echo came back
-//! and its p99 is under 50 ms.
+//! and its p99 is under 50 ms. Then each latency group is killed and started
+//! again on its port ([`ServerGroup::kill_all`], [`ServerGroup::start_all`]),
+//! and 20 new connections each echo a message.
 //!
 //! Environment (defaults in brackets): `SCALE_CONNS` [100000],
 //! `SCALE_PROCS` [6], `SCALE_GENS` [8], `SCALE_PARALLEL` [128],
@@ -51,6 +53,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use rfc6455_compare::latency;
+use rfc6455_compare::load;
 use rfc6455_compare::machine;
 use rfc6455_compare::scale::{self, Generator, GeneratorPlan, PER_PROCESS, ServerGroup};
 use rfc6455_compare::servers::Server;
@@ -313,7 +316,18 @@ fn main() {
             }
             latency_rows.push((rate, merged, missing, late));
         }
+        // Every process killed and started again on the same port, as a
+        // deploy does (the reconnect storm's step): the port takes new
+        // connections at once, each echoing.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
         for group in &mut groups {
+            group.kill_all();
+            group.start_all();
+            let streams = runtime.block_on(load::open_idle(group.addr(), false, 20, 16, 20));
+            assert_eq!(streams.len(), 20);
             group.kill_all();
         }
     }
