@@ -30,7 +30,8 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
     (cd tests/browser && timeout 300 npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-timeout 900 cargo build --release --features tokio --example chat
+# The features of scripts/browser.sh: its build of the chat serves here too.
+timeout 900 cargo build --release --features tokio,axum --example chat
 
 dir=target/redis-test
 rm -rf "$dir"

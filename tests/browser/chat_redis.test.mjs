@@ -212,6 +212,18 @@ try {
     assert((await status(bob, 'erin')) === 200, 'a free name was refused');
   });
 
+  await check('one who signs out on one server leaves the other\'s list at once', async () => {
+    const erin = await newPage('erin');
+    await signIn(erin, two, 'erin');
+    await waitUsers(alice, ['alice', 'bob', 'carol', 'erin']);
+    await erin.click('#logout');
+    const out = Date.now();
+    // Well within the presence TTL: the sign-out is published.
+    await waitUsers(alice, ['alice', 'bob', 'carol'], TTL / 2);
+    measured.push(`a sign-out on one server reached the other's list in ${Date.now() - out} ms`);
+    await erin.context().close();
+  });
+
   await check('group messages go both ways', async () => {
     await say(bob, 'all', 'hello from server 2');
     for (const page of [alice, bob, carol]) await waitLine(page, 'group', 'hello from server 2');
