@@ -238,19 +238,6 @@ impl Cluster {
             .query_async(&mut commands)
             .await
     }
-
-    /// Frees a name taken by [`claim`](Self::claim) for a sign-in that did
-    /// not go through.
-    pub async fn release(&self, name: &str) {
-        let mut commands = self.commands.clone();
-        let _: RedisResult<i64> = redis::cmd("EVAL")
-            .arg(RELEASE)
-            .arg(1)
-            .arg(format!("chat:user:{name}"))
-            .arg(&self.instance)
-            .query_async(&mut commands)
-            .await;
-    }
 }
 
 /// Runs the link: the requests, the subscription and the refresh. Never
@@ -469,6 +456,9 @@ async fn serve_one(server: &Server, cluster: &Cluster, request: Request) {
             }
         }
         Request::Presence { name, online } => {
+            // A page that went and came back here at once holds its name
+            // again: keep it.
+            let online = online || server.hub().id_of(&name).is_some();
             let member = cluster.member(&name);
             let mut pipe = redis::pipe();
             if online {

@@ -89,14 +89,9 @@ pub async fn run(
     };
     let id = match added {
         Ok(id) => id,
+        // A claim that succeeded and then met the name online here is this
+        // server's own: nothing to give back.
         Err((status, why)) => {
-            if let (Some(cluster), true) = (&server.cluster, status == 409) {
-                // Taken here but not in Redis (or the other way round):
-                // the claim must not outlive the refusal.
-                if server.hub().id_of(&name).is_none() {
-                    cluster.release(&name).await;
-                }
-            }
             let reject = Reject::new(status).header("Content-Type", "text/plain");
             let answer = request.reject(reject.body(why));
             return stream

@@ -334,6 +334,7 @@ try {
 
   let killed = 0;
   await check(`SIGKILL server 1: its users leave server 2's list within the presence TTL (${TTL / 1000} s)`, async () => {
+    await waitUsers(bob, ['alice', 'bob', 'carol', 'dave']);
     lb.point(two);
     process.kill(pidOne, 'SIGKILL');
     killed = Date.now();
