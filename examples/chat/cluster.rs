@@ -8,13 +8,13 @@
 //! |---|---|---|
 //! | `chat:all` | channel | group and room messages, room joins and leaves, presence changes |
 //! | `chat:to:INSTANCE` | channel | private messages for the users of one server |
-//! | `chat:user:NAME` | string, TTL | the server holding NAME (`SET NX`: a name is taken once) |
+//! | `chat:user:NAME` | string, TTL | the server holding NAME (set only when free or its own: a name is taken once) |
 //! | `chat:presence` | sorted set | `INSTANCE/NAME`, scored with the time its entry expires |
 //! | `chat:room:ROOM` | sorted set | the room's members, the same way |
 //! | `chat:instances` | sorted set | the live servers, the same way |
 //! | `chat:history` | list | the last 20 group messages (`LPUSH`, `LTRIM`) |
 //! | `chat:history:ROOM` | list | the last 20 messages of a room |
-//! | `chat:key` | string | the key that signs tokens, the same on every server |
+//! | `chat:key` | string | the key that signs tokens (`SET NX`: the first server's), the same on every server |
 //!
 //! Every server refreshes its users' entries every third of the presence
 //! TTL (`--presence-ttl`), so the entries of a server that died without
@@ -22,8 +22,9 @@
 //! their lists at their next refresh. Scores are the servers' clocks in
 //! milliseconds: their clocks must agree to well within the TTL.
 //!
-//! When Redis cannot be reached, the command connection reconnects on the
-//! next command and the subscription every 0.25 to 2 s. Meanwhile a group or
+//! When Redis cannot be reached (or answers nothing for 2 s), the command
+//! connection reconnects on the next command and the subscription every
+//! 0.25 to 2 s. Meanwhile a group or
 //! room message reaches the members on its sender's server only, and the
 //! sender is told so; a private message for another server does not go, and
 //! its sender is told; a new sign-in is refused with 503. Once Redis is
