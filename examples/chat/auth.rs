@@ -23,6 +23,22 @@ impl Signer {
         Signer { key }
     }
 
+    /// A signer with a given key: with `--redis`, every server signs with
+    /// the key the first one put in Redis, so a token issued by one server
+    /// is taken by the others.
+    pub fn with_key(key: [u8; 32]) -> Signer {
+        Signer { key }
+    }
+
+    pub fn key(&self) -> [u8; 32] {
+        self.key
+    }
+
+    /// The key in hex, as it is kept in Redis.
+    pub fn hex_key(&self) -> String {
+        self.key.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     fn mac(&self) -> HmacSha256 {
         HmacSha256::new_from_slice(&self.key).expect("HMAC takes a key of any length")
     }

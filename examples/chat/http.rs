@@ -27,11 +27,11 @@ pub async fn answer(
         ("GET", "/chat.js") => plain_response(200, "text/javascript", SCRIPT.as_bytes()),
         ("GET", "/login") => {
             let name = request.query_param("name").unwrap_or_default();
-            return login(server, &name);
+            return login(server, &name).await;
         }
         ("POST", "/login") => {
             return match read_body(stream, request, leftover).await {
-                Ok(body) => login(server, &form_field(&body, "name").unwrap_or_default()),
+                Ok(body) => login(server, &form_field(&body, "name").unwrap_or_default()).await,
                 Err(status) => json_response(status, &json!({"error": "bad body"})),
             };
         }
@@ -40,12 +40,22 @@ pub async fn answer(
     answer.unwrap_or_default()
 }
 
-fn login(server: &Server, name: &str) -> Vec<u8> {
+/// Answers a sign-in. A name online here, or with `--redis` on any
+/// server, is refused with 409; with Redis away, every sign-in with 503.
+async fn login(server: &Server, name: &str) -> Vec<u8> {
     if !valid_name(name, 20) {
         let error = "a name is 1 to 20 letters, digits, _ or -";
         return json_response(400, &json!({ "error": error }));
     }
-    if server.hub().id_of(name).is_some() {
+    let taken = server.hub().id_of(name).is_some();
+    let taken = match &server.cluster {
+        Some(cluster) if !taken => match cluster.is_online(name).await {
+            Ok(taken) => taken,
+            Err(_) => return json_response(503, &json!({"error": "Redis unavailable: try again"})),
+        },
+        _ => taken,
+    };
+    if taken {
         return json_response(409, &json!({"error": format!("{name} is online already")}));
     }
     let token = server.signer.token(name);

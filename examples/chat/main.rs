@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --features tokio --example chat [ADDR] [--keepalive SECS] [--idle-timeout SECS]
+//!     [--redis URL] [--presence-ttl SECS]
 //! ```
 //!
 //! ADDR defaults to 127.0.0.1:3000. Open `http://127.0.0.1:3000/`, sign in
@@ -13,8 +14,22 @@
 //! The files: `main.rs` (this: the port, one task per TCP connection),
 //! `http.rs` (the page and sign-in), `auth.rs` (tokens), `session.rs` (one
 //! WebSocket: a reader and a writer), `hub.rs` (who is online, rooms,
-//! history, what each message does), and the page, `index.html` and
-//! `chat.js`.
+//! history, what each message does), `cluster.rs` (several servers joined
+//! through Redis), and the page, `index.html` and `chat.js`.
+//!
+//! # More than one server
+//!
+//! With `--redis redis://127.0.0.1:6379` (or `CHAT_REDIS` in the
+//! environment) several chat servers share one room through Redis: group and
+//! room messages are published once and every server relays them to its own
+//! members; private messages go to the server holding their target; the user
+//! list, the names, the room members and the history are kept in Redis; and
+//! the token key is shared, so a page may sign in on one server and connect
+//! to another. `--presence-ttl` (30 s by default) bounds how long the users
+//! of a server that died without cleaning up stay listed. Redis must be up
+//! when a server starts; if it goes away later, servers go on (see
+//! `cluster.rs` for what is shared and what happens meanwhile). Without the
+//! flag the server runs alone, with no Redis needed.
 //!
 //! # One port, two protocols
 //!
@@ -130,6 +145,7 @@
 //! object for one thread.
 
 mod auth;
+mod cluster;
 mod http;
 mod hub;
 mod session;
@@ -145,6 +161,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::auth::Signer;
+use crate::cluster::Cluster;
 use crate::hub::Hub;
 
 /// Largest WebSocket message the server takes from a page.
@@ -155,13 +172,28 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// within two of them and a second.
 const MAX_HEARTBEAT: Duration = Duration::from_secs(5);
 
-const USAGE: &str = "usage: chat [ADDR] [--keepalive SECS] [--idle-timeout SECS]";
+/// How long the Redis entries of a server's users outlive their last
+/// refresh (`--presence-ttl`).
+const PRESENCE_TTL: Duration = Duration::from_secs(30);
+
+const USAGE: &str = "usage: chat [ADDR] [--keepalive SECS] [--idle-timeout SECS] [--redis URL] [--presence-ttl SECS]";
+
+/// What the command line says.
+struct Options {
+    addr: String,
+    config: Config,
+    /// `--redis`, or `CHAT_REDIS`.
+    redis: Option<String>,
+    presence_ttl: Duration,
+}
 
 /// What every connection shares.
 pub struct Server {
     signer: Signer,
     hub: Mutex<Hub>,
     config: Config,
+    /// With `--redis`: the link to the other servers.
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl Server {
@@ -173,23 +205,55 @@ impl Server {
 
 #[tokio::main]
 async fn main() -> io::Result<()> {
-    let (addr, config) = match parse(std::env::args().skip(1)) {
+    let options = match parse(std::env::args().skip(1)) {
         Ok(parsed) => parsed,
         Err(message) => {
             eprintln!("{message}\n{USAGE}");
             std::process::exit(2);
         }
     };
+    let Options {
+        addr,
+        config,
+        redis,
+        presence_ttl,
+    } = options;
+    let mut signer = Signer::new();
+    let mut cluster = None;
+    if let Some(url) = &redis {
+        match Cluster::connect(url, presence_ttl, signer.key()).await {
+            Ok((joined, key)) => {
+                signer = Signer::with_key(key);
+                cluster = Some(Arc::new(joined));
+            }
+            Err(e) => {
+                eprintln!("chat: cannot reach Redis at {url}: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
     let listener = TcpListener::bind(&addr).await?;
     println!("chat: listening on http://{}/", listener.local_addr()?);
     let heartbeat = config
         .keepalive_interval
         .map_or(MAX_HEARTBEAT, |k| k.min(MAX_HEARTBEAT));
+    let (link, requests) = match &cluster {
+        Some(cluster) => {
+            let (link, requests) = cluster.link();
+            (Some(link), Some(requests))
+        }
+        None => (None, None),
+    };
     let server = Arc::new(Server {
-        signer: Signer::new(),
-        hub: Mutex::new(Hub::new(heartbeat, config)),
+        signer,
+        hub: Mutex::new(Hub::new(heartbeat, config, link)),
         config,
+        cluster: cluster.clone(),
     });
+    if let (Some(cluster), Some(requests)) = (cluster, requests) {
+        eprintln!("chat: joined through Redis as server {}", cluster.instance);
+        tokio::spawn(cluster::run(Arc::clone(&server), cluster, requests));
+    }
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
@@ -203,9 +267,10 @@ async fn main() -> io::Result<()> {
     }
 }
 
-/// The address and the connection settings from the command line: the
-/// values a server facing browsers should use, changed by the flags.
-fn parse(mut args: impl Iterator<Item = String>) -> Result<(String, Config), String> {
+/// The address, the connection settings and the Redis link from the command
+/// line: the values a server facing browsers should use, changed by the
+/// flags.
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     let s = Duration::from_secs;
     let mut addr = "127.0.0.1:3000".to_string();
     let mut config = Config::default()
@@ -223,6 +288,10 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<(String, Config), Str
         // even when the client did not offer them (RFC 7692 sections 7.1.1.1
         // and 7.1.1.2); it costs some ratio on a chat's short texts.
         .deflate(DeflateConfig::shared());
+    let mut redis = std::env::var("CHAT_REDIS")
+        .ok()
+        .filter(|url| !url.is_empty());
+    let mut presence_ttl = PRESENCE_TTL;
     let mut first = true;
     while let Some(arg) = args.next() {
         if std::mem::take(&mut first) && !arg.starts_with("--") {
@@ -243,10 +312,24 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<(String, Config), Str
         config = match arg.as_str() {
             "--keepalive" => config.keepalive_interval(seconds()?),
             "--idle-timeout" => config.idle_timeout(seconds()?),
+            "--presence-ttl" => {
+                // Refreshed every third of it: at least 3 ms.
+                presence_ttl = seconds()?.max(Duration::from_millis(3));
+                config
+            }
+            "--redis" => {
+                redis = Some(args.next().ok_or("--redis needs a URL")?);
+                config
+            }
             _ => return Err(format!("unknown argument: {arg}")),
         };
     }
-    Ok((addr, config))
+    Ok(Options {
+        addr,
+        config,
+        redis,
+        presence_ttl,
+    })
 }
 
 /// One TCP connection: read the request head, then answer a plain request
@@ -302,13 +385,21 @@ mod tests {
     #[test]
     fn flags_set_the_timers_and_bad_values_are_refused() {
         let args = |list: &[&str]| parse(list.iter().map(|s| s.to_string()));
-        let (addr, config) =
-            args(&["127.0.0.1:0", "--keepalive", "1", "--idle-timeout", "3"]).unwrap();
-        assert_eq!(addr, "127.0.0.1:0");
-        assert_eq!(config.keepalive_interval, Some(Duration::from_secs(1)));
-        assert_eq!(config.idle_timeout, Some(Duration::from_secs(3)));
-        let (_, config) = args(&[]).unwrap();
-        assert_eq!(config.idle_timeout, Some(Duration::from_secs(75)));
+        let options = args(&["127.0.0.1:0", "--keepalive", "1", "--idle-timeout", "3"]).unwrap();
+        assert_eq!(options.addr, "127.0.0.1:0");
+        assert_eq!(
+            options.config.keepalive_interval,
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(options.config.idle_timeout, Some(Duration::from_secs(3)));
+        let options = args(&[]).unwrap();
+        assert_eq!(options.config.idle_timeout, Some(Duration::from_secs(75)));
+        assert_eq!(options.presence_ttl, PRESENCE_TTL);
+        let options = args(&["--redis", "redis://127.0.0.1:1", "--presence-ttl", "2"]).unwrap();
+        assert_eq!(options.redis.as_deref(), Some("redis://127.0.0.1:1"));
+        assert_eq!(options.presence_ttl, Duration::from_secs(2));
+        assert!(args(&["--redis"]).is_err());
+        assert!(args(&["--presence-ttl", "0"]).is_err());
         assert!(args(&["--keepalive", "-1"]).is_err());
         assert!(args(&["--keepalive", "1e300"]).is_err());
         assert!(args(&["--idle-timeout"]).is_err());

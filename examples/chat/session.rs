@@ -71,12 +71,33 @@ pub async fn run(
         queue: queue.clone(),
         kick: Arc::clone(&kick),
     };
-    let Some(id) = server.hub().add(client) else {
-        let reject = Reject::new(409).header("Content-Type", "text/plain");
-        let answer = request.reject(reject.body("name already online"));
-        return stream
-            .write_all(&answer.map_err(std::io::Error::other)?)
-            .await;
+    // With `--redis`, the name is taken in Redis first: once everywhere.
+    let history = match &server.cluster {
+        None => Ok(None),
+        Some(cluster) => match cluster.claim(&name).await {
+            Ok(Some(history)) => Ok(Some(history)),
+            Ok(None) => Err((409, "name already online")),
+            Err(_) => Err((503, "Redis unavailable: try again")),
+        },
+    };
+    let added = match history {
+        Ok(history) => server
+            .hub()
+            .add(client, history)
+            .ok_or((409, "name already online")),
+        Err(refusal) => Err(refusal),
+    };
+    let id = match added {
+        Ok(id) => id,
+        // A claim that succeeded and then met the name online here is this
+        // server's own: nothing to give back.
+        Err((status, why)) => {
+            let reject = Reject::new(status).header("Content-Type", "text/plain");
+            let answer = request.reject(reject.body(why));
+            return stream
+                .write_all(&answer.map_err(std::io::Error::other)?)
+                .await;
+        }
     };
     let answer = request
         .accept(Accept::new().deflate(deflate))

@@ -1,6 +1,6 @@
 // What the browser tests share: headless Chromium launched as this machine
 // needs it, and the checks each test prints ("ok - ..." or "FAILED - ...")
-// with the closing line "browser: N passed, M failed".
+// with the closing line "browser: N passed, M failed" (or another label).
 import { chromium } from 'playwright-core';
 
 // Headless Chromium from Debian (CHROMIUM overrides the path), with the
@@ -31,6 +31,11 @@ export class Checks {
   passed = 0;
   failed = 0;
 
+  // `label` starts the closing line.
+  constructor(label = 'browser') {
+    this.label = label;
+  }
+
   // Runs one named check; a throw fails it, and the run goes on.
   async check(name, fn) {
     try {
@@ -49,7 +54,7 @@ export class Checks {
 
   // Prints the closing line and exits, non-zero if any check failed.
   finish() {
-    console.log(`browser: ${this.passed} passed, ${this.failed} failed`);
+    console.log(`${this.label}: ${this.passed} passed, ${this.failed} failed`);
     process.exit(this.failed === 0 ? 0 : 1);
   }
 }
