@@ -4,6 +4,7 @@
 use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::mem::MaybeUninit;
 
 use super::{HandshakeError, Limits};
 
@@ -27,11 +28,32 @@ pub(crate) struct HeadReader {
     failed: Option<HandshakeError>,
 }
 
-/// A finished head and the bytes that came after it.
-pub(crate) type Split = (Vec<u8>, Vec<u8>);
+/// A finished head: what the parser made of it, its bytes, and the bytes
+/// that came after it.
+pub(crate) type Split<T> = (T, Vec<u8>, Vec<u8>);
 
-/// A parser's verdict on a prefix of the header block.
-pub(crate) type Probe = fn(&[u8], &Limits) -> Result<Option<usize>, HandshakeError>;
+/// A parser's verdict on a prefix of the header block: `None` while it is
+/// unfinished, else the length of the block and what the parser made of it,
+/// so that a complete block is parsed once.
+pub(crate) type Probe<T> = fn(&[u8], &Limits) -> Result<Option<(usize, T)>, HandshakeError>;
+
+/// Slots for the header fields the parser finds: on the stack up to this
+/// many (the default limit), uninitialized, so a parse costs no allocation.
+const STACK_HEADERS: usize = Limits::DEFAULT_MAX_HEADERS;
+
+/// Runs `parse` with `limits.max_headers` uninitialized header slots.
+pub(crate) fn with_header_slots<'b, R>(
+    limits: &Limits,
+    parse: impl FnOnce(&mut [MaybeUninit<httparse::Header<'b>>]) -> R,
+) -> R {
+    if limits.max_headers <= STACK_HEADERS {
+        let mut slots = [const { MaybeUninit::uninit() }; STACK_HEADERS];
+        parse(&mut slots[..limits.max_headers])
+    } else {
+        let mut slots = Vec::with_capacity(limits.max_headers);
+        parse(&mut slots.spare_capacity_mut()[..limits.max_headers])
+    }
+}
 
 impl HeadReader {
     pub(crate) fn new(limits: Limits) -> Self {
@@ -69,13 +91,13 @@ impl HeadReader {
         self.buf.capacity()
     }
 
-    /// Feeds `bytes`. On completion returns the header block and the bytes
-    /// after it.
-    pub(crate) fn push(
+    /// Feeds `bytes`. On completion returns the parsed header block, its
+    /// bytes and the bytes after it.
+    pub(crate) fn push<T>(
         &mut self,
         bytes: &[u8],
-        probe: Probe,
-    ) -> Result<Option<Split>, HandshakeError> {
+        probe: Probe<T>,
+    ) -> Result<Option<Split<T>>, HandshakeError> {
         if let Some(error) = &self.failed {
             return Err(error.clone());
         }
@@ -87,7 +109,11 @@ impl HeadReader {
         result
     }
 
-    fn push_inner(&mut self, bytes: &[u8], probe: Probe) -> Result<Option<Split>, HandshakeError> {
+    fn push_inner<T>(
+        &mut self,
+        bytes: &[u8],
+        probe: Probe<T>,
+    ) -> Result<Option<Split<T>>, HandshakeError> {
         let max = self.limits.max_header_bytes;
         let room = max.saturating_sub(self.buf.len());
         let take = bytes.len().min(room);
@@ -108,11 +134,11 @@ impl HeadReader {
                 if ask {
                     self.append(&bytes[appended..=i]);
                     appended = i + 1;
-                    if let Some(n) = probe(&self.buf, &self.limits)? {
+                    if let Some((n, parsed)) = probe(&self.buf, &self.limits)? {
                         let mut head = core::mem::take(&mut self.buf);
                         let mut rest = head.split_off(n.min(head.len()));
                         rest.extend_from_slice(&bytes[appended..]);
-                        return Ok(Some((head, rest)));
+                        return Ok(Some((parsed, head, rest)));
                     }
                 }
             } else {
@@ -238,13 +264,14 @@ pub(crate) fn list_items<'a>(
 mod tests {
     use super::*;
 
-    fn probe_request(buf: &[u8], limits: &Limits) -> Result<Option<usize>, HandshakeError> {
-        let mut headers = vec![httparse::EMPTY_HEADER; limits.max_headers];
-        match httparse::Request::new(&mut headers).parse(buf) {
-            Ok(httparse::Status::Complete(n)) => Ok(Some(n)),
-            Ok(httparse::Status::Partial) => Ok(None),
-            Err(e) => Err(map_httparse(e, limits)),
-        }
+    fn probe_request(buf: &[u8], limits: &Limits) -> Result<Option<(usize, ())>, HandshakeError> {
+        with_header_slots(limits, |slots| {
+            match httparse::Request::new(&mut []).parse_with_uninit_headers(buf, slots) {
+                Ok(httparse::Status::Complete(n)) => Ok(Some((n, ()))),
+                Ok(httparse::Status::Partial) => Ok(None),
+                Err(e) => Err(map_httparse(e, limits)),
+            }
+        })
     }
 
     #[test]
@@ -258,7 +285,7 @@ mod tests {
                 break;
             }
         }
-        let (head, rest) = out.unwrap();
+        let ((), head, rest) = out.unwrap();
         assert_eq!(head, b"GET / HTTP/1.1\r\nA: b\r\n\r\n");
         assert!(rest.is_empty(), "bytes after completion are not fed here");
     }
@@ -266,7 +293,7 @@ mod tests {
     #[test]
     fn bare_lf_lines_and_leading_blank_lines() {
         let mut reader = HeadReader::new(Limits::default());
-        let (head, rest) = reader
+        let ((), head, rest) = reader
             .push(b"\r\n\nGET / HTTP/1.1\nA: b\n\nxy", probe_request)
             .unwrap()
             .unwrap();

@@ -2,14 +2,15 @@
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
-use alloc::vec;
 use alloc::vec::Vec;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::extensions::parse_bytes;
-use super::head::{HeadReader, Headers, is_token, list_items, map_httparse, trim};
+use super::head::{
+    HeadReader, Headers, is_token, list_items, map_httparse, trim, with_header_slots,
+};
 use super::{Extension, HandshakeError, HttpRequest, Limits, Status, UpgradeRequest};
 
 /// What a complete request turned out to be.
@@ -34,7 +35,10 @@ pub enum Incoming {
 pub struct ServerHandshake {
     limits: Limits,
     reader: HeadReader,
-    done: Option<Incoming>,
+    /// The complete header block, once there is one: the request is parsed
+    /// from it again only if bytes are fed after `Complete`, so that the
+    /// handshake never holds a second copy of the request it gave.
+    head: Option<Vec<u8>>,
     failed: Option<HandshakeError>,
     leftover: Vec<u8>,
 }
@@ -45,7 +49,7 @@ impl ServerHandshake {
         ServerHandshake {
             limits,
             reader: HeadReader::new(limits),
-            done: None,
+            head: None,
             failed: None,
             leftover: Vec::new(),
         }
@@ -59,21 +63,22 @@ impl ServerHandshake {
     /// sticky. After `Complete`, further bytes are appended to the leftover
     /// and the same request is given again.
     pub fn receive(&mut self, bytes: &[u8]) -> Result<Status<Incoming>, HandshakeError> {
-        if let Some(done) = &self.done {
+        if let Some(head) = &self.head {
             self.leftover.extend_from_slice(bytes);
-            return Ok(Status::Complete(done.clone()));
+            return parse_request(head, &self.limits).map(Status::Complete);
         }
         if let Some(error) = &self.failed {
             return Err(error.clone());
         }
-        let Some((head, rest)) = self.reader.push(bytes, probe)? else {
+        // The head is parsed once, by the probe that found its end.
+        let Some((http, head, rest)) = self.reader.push(bytes, probe)? else {
             return Ok(Status::Partial);
         };
-        let incoming = parse_request(&head, &self.limits).inspect_err(|error| {
+        let incoming = check_request(http).inspect_err(|error| {
             self.failed = Some(error.clone());
         })?;
         self.leftover = rest;
-        self.done = Some(incoming.clone());
+        self.head = Some(head);
         Ok(Status::Complete(incoming))
     }
 
@@ -86,7 +91,7 @@ impl ServerHandshake {
 
     /// Whether a request was completed.
     pub fn is_complete(&self) -> bool {
-        self.done.is_some()
+        self.head.is_some()
     }
 
     /// The bytes that came after the header block: the first frames of the
@@ -101,37 +106,38 @@ impl ServerHandshake {
     }
 }
 
-fn probe(buf: &[u8], limits: &Limits) -> Result<Option<usize>, HandshakeError> {
-    let mut headers = vec![httparse::EMPTY_HEADER; limits.max_headers];
-    match httparse::Request::new(&mut headers).parse(buf) {
-        Ok(httparse::Status::Complete(n)) => Ok(Some(n)),
-        Ok(httparse::Status::Partial) => Ok(None),
-        Err(e) => Err(map_httparse(e, limits)),
-    }
+/// Parses a prefix of the header block: `None` while it is unfinished, else
+/// its length and the request in it.
+fn probe(buf: &[u8], limits: &Limits) -> Result<Option<(usize, HttpRequest)>, HandshakeError> {
+    with_header_slots(limits, |slots| {
+        let mut request = httparse::Request::new(&mut []);
+        let head_len = match request.parse_with_uninit_headers(buf, slots) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(e) => return Err(map_httparse(e, limits)),
+        };
+        let (Some(method), Some(target), Some(minor_version)) =
+            (request.method, request.path, request.version)
+        else {
+            return Err(HandshakeError::Malformed("incomplete request line"));
+        };
+        let http = HttpRequest {
+            method: method.to_owned(),
+            target: target.to_owned(),
+            minor_version,
+            headers: Headers::from_httparse(request.headers),
+            head_len,
+        };
+        Ok(Some((head_len, http)))
+    })
 }
 
 /// Parses a whole header block and applies the WebSocket rules.
 fn parse_request(head: &[u8], limits: &Limits) -> Result<Incoming, HandshakeError> {
-    let mut headers = vec![httparse::EMPTY_HEADER; limits.max_headers];
-    let mut request = httparse::Request::new(&mut headers);
-    let head_len = match request.parse(head) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Err(HandshakeError::Malformed("incomplete")),
-        Err(e) => return Err(map_httparse(e, limits)),
-    };
-    let (Some(method), Some(target), Some(minor_version)) =
-        (request.method, request.path, request.version)
-    else {
-        return Err(HandshakeError::Malformed("incomplete request line"));
-    };
-    let http = HttpRequest {
-        method: method.to_owned(),
-        target: target.to_owned(),
-        minor_version,
-        headers: Headers::from_httparse(request.headers),
-        head_len,
-    };
-    check_request(http)
+    match probe(head, limits)? {
+        Some((_, http)) => check_request(http),
+        None => Err(HandshakeError::Malformed("incomplete")),
+    }
 }
 
 /// Applies the rules of section 4.2.1 to a parsed HTTP/1.x request: the
@@ -175,7 +181,8 @@ pub(crate) fn check_request(http: HttpRequest) -> Result<Incoming, HandshakeErro
         1 => h.first("Sec-WebSocket-Key").map(trim).unwrap_or_default(),
         _ => return Err(HandshakeError::DuplicateHeader("Sec-WebSocket-Key")),
     };
-    if key.len() != 24 || !matches!(STANDARD.decode(key), Ok(raw) if raw.len() == 16) {
+    // 24 characters decode to at most 18 bytes: on the stack.
+    if key.len() != 24 || !matches!(STANDARD.decode_slice(key, &mut [0; 18]), Ok(16)) {
         return Err(HandshakeError::BadKey);
     }
     let key = String::from_utf8_lossy(key).into_owned();
@@ -354,8 +361,41 @@ mod tests {
         let mut server = ServerHandshake::new(Limits::default());
         let mut input = VALID.to_vec();
         input.extend_from_slice(b"ab");
-        assert!(server.receive(&input).unwrap().is_complete());
-        assert!(server.receive(b"cd").unwrap().is_complete());
+        let first = server.receive(&input).unwrap();
+        assert!(first.is_complete());
+        // The same request again, parsed from the kept head.
+        assert_eq!(server.receive(b"cd").unwrap(), first);
         assert_eq!(server.into_leftover(), b"abcd");
+    }
+
+    #[test]
+    fn header_slots_on_the_stack_and_on_the_heap() {
+        let with_fields = |count: usize| {
+            let extra: String = (0..count).map(|i| format!("X-{i}: v\r\n")).collect();
+            replace("Origin:", &format!("{extra}Origin:"))
+        };
+        // VALID has 7 fields.
+        let at_default = with_fields(Limits::DEFAULT_MAX_HEADERS - 7);
+        assert_eq!(upgrade(&at_default).headers().count(), 64);
+        assert_eq!(
+            error(&with_fields(Limits::DEFAULT_MAX_HEADERS - 6)),
+            HandshakeError::TooManyHeaders { limit: 64 }
+        );
+        let limits = Limits {
+            max_headers: 100,
+            ..Limits::default()
+        };
+        let many = with_fields(100 - 7);
+        let status = ServerHandshake::new(limits).receive(&many);
+        let Ok(Status::Complete(Incoming::Upgrade(request))) = status else {
+            panic!("{status:?}");
+        };
+        assert_eq!(request.headers().count(), 100);
+        assert_eq!(request.key(), "dGhlIHNhbXBsZSBub25jZQ==");
+        let too_many = with_fields(100 - 6);
+        assert_eq!(
+            ServerHandshake::new(limits).receive(&too_many),
+            Err(HandshakeError::TooManyHeaders { limit: 100 })
+        );
     }
 }
