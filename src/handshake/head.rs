@@ -1,8 +1,6 @@
 //! Shared by both roles: the incremental header-block reader and the small
 //! HTTP helpers (header lookup, token lists, header validation).
 
-use alloc::borrow::ToOwned;
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 
@@ -11,7 +9,8 @@ use super::{HandshakeError, Limits};
 /// Collects a header block from pieces of any size, never buffering more than
 /// [`Limits::max_header_bytes`].
 ///
-/// It scans each new byte once for the blank line and asks the parser (the
+/// It scans each new byte once for the blank line (a search for LF, the
+/// bytes between counted, not looked at one by one) and asks the parser (the
 /// `probe`) only at two moments: when the first line ends, so that garbage is
 /// reported early, and at each blank line. Feeding one byte at a time thus
 /// costs linear time, not quadratic.
@@ -118,33 +117,38 @@ impl HeadReader {
         let room = max.saturating_sub(self.buf.len());
         let take = bytes.len().min(room);
         let mut appended = 0;
-        for (i, &byte) in bytes[..take].iter().enumerate() {
-            if byte == b'\n' {
-                let blank = self.since_lf == 0 || (self.since_lf == 1 && self.last == b'\r');
-                let ask = if blank {
-                    self.seen_line
-                } else {
-                    !self.seen_line
-                };
-                if !blank {
-                    self.seen_line = true;
-                }
-                self.since_lf = 0;
-                self.last = byte;
-                if ask {
-                    self.append(&bytes[appended..=i]);
-                    appended = i + 1;
-                    if let Some((n, parsed)) = probe(&self.buf, &self.limits)? {
-                        let mut head = core::mem::take(&mut self.buf);
-                        let mut rest = head.split_off(n.min(head.len()));
-                        rest.extend_from_slice(&bytes[appended..]);
-                        return Ok(Some((parsed, head, rest)));
-                    }
-                }
+        // From one LF to the next: the bytes between are only counted.
+        let mut from = 0;
+        while let Some(at) = bytes[from..take].iter().position(|&b| b == b'\n') {
+            let i = from + at;
+            let line = self.since_lf.saturating_add(at);
+            let before = if at > 0 { bytes[i - 1] } else { self.last };
+            let blank = line == 0 || (line == 1 && before == b'\r');
+            let ask = if blank {
+                self.seen_line
             } else {
-                self.since_lf = self.since_lf.saturating_add(1);
-                self.last = byte;
+                !self.seen_line
+            };
+            if !blank {
+                self.seen_line = true;
             }
+            self.since_lf = 0;
+            self.last = b'\n';
+            from = i + 1;
+            if ask {
+                self.append(&bytes[appended..=i]);
+                appended = i + 1;
+                if let Some((n, parsed)) = probe(&self.buf, &self.limits)? {
+                    let mut head = core::mem::take(&mut self.buf);
+                    let mut rest = head.split_off(n.min(head.len()));
+                    rest.extend_from_slice(&bytes[appended..]);
+                    return Ok(Some((parsed, head, rest)));
+                }
+            }
+        }
+        if take > from {
+            self.since_lf = self.since_lf.saturating_add(take - from);
+            self.last = bytes[take - 1];
         }
         self.append(&bytes[appended..take]);
         if !bytes.is_empty() && self.buf.len() >= max {
@@ -174,18 +178,53 @@ pub(crate) fn map_httparse(error: httparse::Error, limits: &Limits) -> Handshake
     }
 }
 
-/// Owned header fields, in the order received.
+/// Owned header fields, in the order received: every name and value in one
+/// buffer, so that a request's fields cost two allocations, not two each.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub(crate) struct Headers(pub(crate) Vec<(String, Vec<u8>)>);
+pub(crate) struct Headers {
+    /// Each field's name then its value, one field after another.
+    bytes: Vec<u8>,
+    /// Where each field's name and value end in `bytes`; a field starts
+    /// where the one before it ends.
+    ends: Vec<(usize, usize)>,
+}
 
 impl Headers {
+    pub(crate) fn with_capacity(fields: usize, bytes: usize) -> Self {
+        Headers {
+            bytes: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(fields),
+        }
+    }
+
+    /// Appends a field; `value` as it is to be kept (trimmed by the caller).
+    pub(crate) fn push(&mut self, name: &str, value: &[u8]) {
+        self.bytes.extend_from_slice(name.as_bytes());
+        let name_end = self.bytes.len();
+        self.bytes.extend_from_slice(value);
+        self.ends.push((name_end, self.bytes.len()));
+    }
+
     pub(crate) fn from_httparse(headers: &[httparse::Header<'_>]) -> Self {
-        Headers(
-            headers
-                .iter()
-                .map(|h| (h.name.to_owned(), trim(h.value).to_vec()))
-                .collect(),
-        )
+        let bytes = headers.iter().map(|h| h.name.len() + h.value.len()).sum();
+        let mut out = Headers::with_capacity(headers.len(), bytes);
+        for h in headers {
+            out.push(h.name, trim(h.value));
+        }
+        out
+    }
+
+    /// Every field, names as bytes.
+    fn fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        let mut start = 0;
+        self.ends.iter().map(move |&(name_end, value_end)| {
+            let field = (
+                &self.bytes[start..name_end],
+                &self.bytes[name_end..value_end],
+            );
+            start = value_end;
+            field
+        })
     }
 
     /// All values of `name`, case-insensitive.
@@ -193,10 +232,9 @@ impl Headers {
         &'a self,
         name: &'n str,
     ) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
-        self.0
-            .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_slice())
+        self.fields()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
     }
 
     pub(crate) fn first(&self, name: &str) -> Option<&[u8]> {
@@ -216,7 +254,9 @@ impl Headers {
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+        // Every name was pushed as a `&str`: the conversion never fails.
+        self.fields()
+            .map(|(n, v)| (core::str::from_utf8(n).unwrap_or_default(), v))
     }
 }
 
@@ -333,7 +373,17 @@ mod tests {
     fn trims_and_tokens() {
         assert_eq!(trim(b" \t a b \t"), b"a b");
         assert_eq!(trim(b"   "), b"");
-        let headers = Headers(vec![("Connection".into(), b"keep-alive, UPGRADE".to_vec())]);
+        let mut headers = Headers::default();
+        headers.push("Host", b"h");
+        headers.push("Connection", b"keep-alive, UPGRADE");
+        assert_eq!(
+            headers.iter().collect::<Vec<_>>(),
+            [
+                ("Host", &b"h"[..]),
+                ("Connection", &b"keep-alive, UPGRADE"[..])
+            ]
+        );
+        assert_eq!(headers.first("host"), Some(&b"h"[..]));
         assert!(headers.has_token("connection", "upgrade"));
         assert!(!headers.has_token("connection", "close"));
         assert!(is_token(b"chat.v2") && !is_token(b"a b") && !is_token(b""));
