@@ -13,7 +13,8 @@ use super::{HandshakeError, Limits};
 /// bytes between counted, not looked at one by one) and asks the parser (the
 /// `probe`) only at two moments: when the first line ends, so that garbage is
 /// reported early, and at each blank line. Feeding one byte at a time thus
-/// costs linear time, not quadratic.
+/// costs linear time, not quadratic. A first piece that holds the whole
+/// block is parsed once and not scanned at all.
 #[derive(Debug)]
 pub(crate) struct HeadReader {
     limits: Limits,
@@ -116,6 +117,17 @@ impl HeadReader {
         let max = self.limits.max_header_bytes;
         let room = max.saturating_sub(self.buf.len());
         let take = bytes.len().min(room);
+        // The usual case: the whole head in the first piece. One parse finds
+        // its end (where the scan below would find it: at the first blank
+        // line after the request line) and builds the result. Any other
+        // verdict leaves it to the scan, which asks again at the same
+        // moments as always, so the answer never depends on the pieces.
+        if self.buf.is_empty()
+            && let Ok(Some((n, parsed))) = probe(&bytes[..take], &self.limits)
+        {
+            let n = n.min(take);
+            return Ok(Some((parsed, bytes[..n].to_vec(), bytes[n..].to_vec())));
+        }
         let mut appended = 0;
         // From one LF to the next: the bytes between are only counted.
         let mut from = 0;

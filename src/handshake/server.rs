@@ -185,7 +185,10 @@ pub(crate) fn check_request(http: HttpRequest) -> Result<Incoming, HandshakeErro
     if key.len() != 24 || !matches!(STANDARD.decode_slice(key, &mut [0; 18]), Ok(16)) {
         return Err(HandshakeError::BadKey);
     }
-    let key = String::from_utf8_lossy(key).into_owned();
+    // Valid base64, so ASCII.
+    let key = core::str::from_utf8(key)
+        .map_err(|_| HandshakeError::BadKey)?
+        .to_owned();
     let (protocols, extensions) = offers(h)?;
     Ok(Incoming::Upgrade(UpgradeRequest {
         http,
