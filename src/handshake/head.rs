@@ -227,7 +227,7 @@ impl Headers {
     }
 
     /// Every field, names as bytes.
-    fn fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+    pub(crate) fn fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         let mut start = 0;
         self.ends.iter().map(move |&(name_end, value_end)| {
             let field = (
@@ -260,9 +260,7 @@ impl Headers {
     /// Whether any value of `name`, as a comma-separated list, holds `token`
     /// (ASCII case-insensitive).
     pub(crate) fn has_token(&self, name: &str, token: &str) -> bool {
-        self.all(name)
-            .flat_map(|v| v.split(|&b| b == b','))
-            .any(|item| trim(item).eq_ignore_ascii_case(token.as_bytes()))
+        self.all(name).any(|v| has_token(v, token))
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
@@ -270,6 +268,14 @@ impl Headers {
         self.fields()
             .map(|(n, v)| (core::str::from_utf8(n).unwrap_or_default(), v))
     }
+}
+
+/// Whether a comma-separated list value holds `token` (ASCII
+/// case-insensitive).
+pub(crate) fn has_token(value: &[u8], token: &str) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|item| trim(item).eq_ignore_ascii_case(token.as_bytes()))
 }
 
 /// Strips optional whitespace (SP, HTAB) at both ends.

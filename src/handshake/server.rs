@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::extensions::parse_bytes;
 use super::head::{
-    HeadReader, Headers, is_token, list_items, map_httparse, trim, with_header_slots,
+    HeadReader, Headers, has_token, is_token, list_items, map_httparse, trim, with_header_slots,
 };
 use super::{Extension, HandshakeError, HttpRequest, Limits, Status, UpgradeRequest};
 
@@ -143,12 +143,12 @@ fn parse_request(head: &[u8], limits: &Limits) -> Result<Incoming, HandshakeErro
 /// Applies the rules of section 4.2.1 to a parsed HTTP/1.x request: the
 /// bytes path above and the `http` conversions share it.
 pub(crate) fn check_request(http: HttpRequest) -> Result<Incoming, HandshakeError> {
-    let h = &http.headers;
+    let seen = Seen::of(&http.headers);
 
     // Section 4.2.1, item 3: "An |Upgrade| header field containing the value
     // "websocket", treated as an ASCII case-insensitive value." A request
     // without it is no WebSocket handshake at all, but plain HTTP.
-    if !h.has_token("Upgrade", "websocket") {
+    if !seen.upgrade_websocket {
         return Ok(Incoming::Plain(http));
     }
     // Section 4.1: "The method of the request MUST be GET".
@@ -161,24 +161,24 @@ pub(crate) fn check_request(http: HttpRequest) -> Result<Incoming, HandshakeErro
     }
     // Section 4.1: "The request MUST contain a |Host| header field". Two are
     // ambiguous: RFC 9110 section 7.2 answers them with 400 too.
-    match h.count("Host") {
+    match seen.hosts {
         0 => return Err(HandshakeError::MissingHost),
         1 => {}
         _ => return Err(HandshakeError::DuplicateHeader("Host")),
     }
     // Section 4.1: "The request MUST contain a |Connection| header field whose
     // value MUST include the "Upgrade" token."
-    if !h.has_token("Connection", "Upgrade") {
+    if !seen.connection_upgrade {
         return Err(HandshakeError::MissingConnectionUpgrade);
     }
     // The version is checked before the key, so that a client of another version (which may
     // send no key) learns which version to use from the 426.
-    check_version(h)?;
+    version_is_13(seen.versions, seen.version)?;
     // Section 4.2.1, item 5: "A |Sec-WebSocket-Key| header field with a
     // base64-encoded ... value that, when decoded, is 16 bytes in length."
-    let key = match h.count("Sec-WebSocket-Key") {
-        0 => return Err(HandshakeError::MissingKey),
-        1 => h.first("Sec-WebSocket-Key").map(trim).unwrap_or_default(),
+    let key = match (seen.keys, seen.key) {
+        (1, Some(key)) => trim(key),
+        (0, _) => return Err(HandshakeError::MissingKey),
         _ => return Err(HandshakeError::DuplicateHeader("Sec-WebSocket-Key")),
     };
     // 24 characters decode to at most 18 bytes: on the stack.
@@ -189,7 +189,11 @@ pub(crate) fn check_request(http: HttpRequest) -> Result<Incoming, HandshakeErro
     let key = core::str::from_utf8(key)
         .map_err(|_| HandshakeError::BadKey)?
         .to_owned();
-    let (protocols, extensions) = offers(h)?;
+    let (protocols, extensions) = if seen.offers {
+        offers(&http.headers)?
+    } else {
+        (Vec::new(), Vec::new())
+    };
     Ok(Incoming::Upgrade(UpgradeRequest {
         http,
         key,
@@ -198,13 +202,62 @@ pub(crate) fn check_request(http: HttpRequest) -> Result<Incoming, HandshakeErro
     }))
 }
 
+/// What section 4.2.1 looks at in the header fields, gathered in one pass
+/// (a lookup per rule would walk them all each time).
+#[derive(Default)]
+struct Seen<'a> {
+    upgrade_websocket: bool,
+    hosts: usize,
+    connection_upgrade: bool,
+    versions: usize,
+    version: Option<&'a [u8]>,
+    keys: usize,
+    key: Option<&'a [u8]>,
+    /// Any `Sec-WebSocket-Protocol` or `Sec-WebSocket-Extensions`.
+    offers: bool,
+}
+
+impl<'a> Seen<'a> {
+    fn of(headers: &'a Headers) -> Self {
+        let mut seen = Seen::default();
+        for (name, value) in headers.fields() {
+            let is = |wanted: &str| name.eq_ignore_ascii_case(wanted.as_bytes());
+            if is("Upgrade") {
+                seen.upgrade_websocket |= has_token(value, "websocket");
+            } else if is("Host") {
+                seen.hosts += 1;
+            } else if is("Connection") {
+                seen.connection_upgrade |= has_token(value, "Upgrade");
+            } else if is("Sec-WebSocket-Version") {
+                seen.versions += 1;
+                seen.version.get_or_insert(value);
+            } else if is("Sec-WebSocket-Key") {
+                seen.keys += 1;
+                seen.key.get_or_insert(value);
+            } else if is("Sec-WebSocket-Protocol") || is("Sec-WebSocket-Extensions") {
+                seen.offers = true;
+            }
+        }
+        seen
+    }
+}
+
 /// Section 4.1: "The request MUST include a header field with the name
 /// |Sec-WebSocket-Version|. The value of this header field MUST be 13." RFC
 /// 8441 section 5 keeps the rule for HTTP/2.
+#[cfg(feature = "http")]
 pub(crate) fn check_version(h: &Headers) -> Result<(), HandshakeError> {
-    match h.count("Sec-WebSocket-Version") {
+    version_is_13(
+        h.count("Sec-WebSocket-Version"),
+        h.first("Sec-WebSocket-Version"),
+    )
+}
+
+/// [`check_version`] on the fields' count and first value.
+fn version_is_13(count: usize, first: Option<&[u8]>) -> Result<(), HandshakeError> {
+    match count {
         0 => Err(HandshakeError::MissingVersion),
-        1 if h.first("Sec-WebSocket-Version").map(trim) == Some(b"13") => Ok(()),
+        1 if first.map(trim) == Some(b"13") => Ok(()),
         _ => Err(HandshakeError::UnsupportedVersion),
     }
 }
