@@ -22,10 +22,20 @@ const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 /// ```
 pub fn accept_key(key: &[u8]) -> String {
+    // Base64 is ASCII.
+    String::from_utf8_lossy(&accept_key_bytes(key)).into_owned()
+}
+
+/// The accept value as bytes on the stack: 20 bytes of SHA-1 are always 28
+/// base64 characters. The server writes them straight into its answer.
+pub(crate) fn accept_key_bytes(key: &[u8]) -> [u8; 28] {
     let mut sha1 = Sha1::new();
     sha1.update(key);
     sha1.update(GUID);
-    STANDARD.encode(sha1.finalize())
+    let mut out = [0; 28];
+    let written = STANDARD.encode_slice(sha1.finalize(), &mut out);
+    debug_assert_eq!(written, Ok(28));
+    out
 }
 
 #[cfg(test)]

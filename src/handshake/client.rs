@@ -264,7 +264,7 @@ impl ClientHandshake {
             self.leftover.extend_from_slice(bytes);
             return Ok(Status::Complete(response.clone()));
         }
-        let Some((head, rest)) = self.reader.push(bytes, probe)? else {
+        let Some(((), head, rest)) = self.reader.push(bytes, probe)? else {
             return Ok(Status::Partial);
         };
         self.leftover = rest;
@@ -414,10 +414,10 @@ impl ClientHandshake {
     }
 }
 
-fn probe(buf: &[u8], limits: &Limits) -> Result<Option<usize>, HandshakeError> {
+fn probe(buf: &[u8], limits: &Limits) -> Result<Option<(usize, ())>, HandshakeError> {
     let mut headers = vec![httparse::EMPTY_HEADER; limits.max_headers];
     match httparse::Response::new(&mut headers).parse(buf) {
-        Ok(httparse::Status::Complete(n)) => Ok(Some(n)),
+        Ok(httparse::Status::Complete(n)) => Ok(Some((n, ()))),
         Ok(httparse::Status::Partial) => Ok(None),
         Err(e) => Err(map_httparse(e, limits)),
     }

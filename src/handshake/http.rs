@@ -226,16 +226,14 @@ impl HttpUpgrade {
         map: &HeaderMap,
         protocol: Option<&str>,
     ) -> Result<Self, UpgradeError> {
-        let mut headers = Headers(
-            map.iter()
-                .map(|(name, value)| (name.as_str().to_owned(), trim(value.as_bytes()).to_vec()))
-                .collect(),
-        );
+        let mut headers = Headers::default();
         if !map.contains_key(HOST)
             && let Some(authority) = uri.authority()
         {
-            let host = authority.as_str().as_bytes().to_vec();
-            headers.0.insert(0, ("host".to_owned(), host));
+            headers.push("host", authority.as_str().as_bytes());
+        }
+        for (name, value) in map {
+            headers.push(name.as_str(), trim(value.as_bytes()));
         }
         let http = HttpRequest {
             method: method.as_str().to_owned(),

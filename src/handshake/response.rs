@@ -1,12 +1,12 @@
 //! Writing answers: the 101 of an accepted upgrade ([`Accept`]), any other
 //! answer ([`Reject`], [`plain_response`]).
 
-use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use super::accept::accept_key_bytes;
 use super::head::{is_field_value, is_token};
-use super::{BuildError, UpgradeRequest, accept_key};
+use super::{BuildError, UpgradeRequest};
 
 /// The application's terms for accepting an upgrade: at most one subprotocol
 /// and any extra headers (`Set-Cookie`, say).
@@ -230,16 +230,13 @@ impl UpgradeRequest {
                 ]
                 .contains(&lower.as_str())
         })?;
-        let key = accept_key(self.key.as_bytes());
+        // Written straight into one buffer, no piece in a String of its own.
         let mut out = status_line(101);
-        push_headers(
-            &mut out,
-            &[
-                ("Upgrade", "websocket"),
-                ("Connection", "Upgrade"),
-                ("Sec-WebSocket-Accept", &key),
-            ],
+        out.extend_from_slice(
+            b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ",
         );
+        out.extend_from_slice(&accept_key_bytes(self.key.as_bytes()));
+        out.extend_from_slice(b"\r\n");
         if let Some(protocol) = &accept.protocol {
             push_headers(&mut out, &[("Sec-WebSocket-Protocol", protocol)]);
         }
@@ -306,9 +303,23 @@ pub(crate) fn write_response(
     out
 }
 
+/// A buffer for an answer, holding its status line. Callers keep `status`
+/// to three digits (`Reject` checks 200..=599; the others are constants).
 fn status_line(status: u16) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(format!("HTTP/1.1 {status} {}\r\n", reason(status)).as_bytes());
+    out.extend_from_slice(b"HTTP/1.1 ");
+    if (100..=999).contains(&status) {
+        out.extend_from_slice(&[
+            b'0' + (status / 100) as u8,
+            b'0' + (status / 10 % 10) as u8,
+            b'0' + (status % 10) as u8,
+        ]);
+    } else {
+        out.extend_from_slice(status.to_string().as_bytes());
+    }
+    out.push(b' ');
+    out.extend_from_slice(reason(status).as_bytes());
+    out.extend_from_slice(b"\r\n");
     out
 }
 

@@ -2,14 +2,15 @@
 
 use alloc::borrow::ToOwned;
 use alloc::string::String;
-use alloc::vec;
 use alloc::vec::Vec;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::extensions::parse_bytes;
-use super::head::{HeadReader, Headers, is_token, list_items, map_httparse, trim};
+use super::head::{
+    HeadReader, Headers, has_token, is_token, list_items, map_httparse, trim, with_header_slots,
+};
 use super::{Extension, HandshakeError, HttpRequest, Limits, Status, UpgradeRequest};
 
 /// What a complete request turned out to be.
@@ -34,7 +35,10 @@ pub enum Incoming {
 pub struct ServerHandshake {
     limits: Limits,
     reader: HeadReader,
-    done: Option<Incoming>,
+    /// The complete header block, once there is one: the request is parsed
+    /// from it again only if bytes are fed after `Complete`, so that the
+    /// handshake never holds a second copy of the request it gave.
+    head: Option<Vec<u8>>,
     failed: Option<HandshakeError>,
     leftover: Vec<u8>,
 }
@@ -45,7 +49,7 @@ impl ServerHandshake {
         ServerHandshake {
             limits,
             reader: HeadReader::new(limits),
-            done: None,
+            head: None,
             failed: None,
             leftover: Vec::new(),
         }
@@ -59,21 +63,22 @@ impl ServerHandshake {
     /// sticky. After `Complete`, further bytes are appended to the leftover
     /// and the same request is given again.
     pub fn receive(&mut self, bytes: &[u8]) -> Result<Status<Incoming>, HandshakeError> {
-        if let Some(done) = &self.done {
+        if let Some(head) = &self.head {
             self.leftover.extend_from_slice(bytes);
-            return Ok(Status::Complete(done.clone()));
+            return parse_request(head, &self.limits).map(Status::Complete);
         }
         if let Some(error) = &self.failed {
             return Err(error.clone());
         }
-        let Some((head, rest)) = self.reader.push(bytes, probe)? else {
+        // The head is parsed once, by the probe that found its end.
+        let Some((http, head, rest)) = self.reader.push(bytes, probe)? else {
             return Ok(Status::Partial);
         };
-        let incoming = parse_request(&head, &self.limits).inspect_err(|error| {
+        let incoming = check_request(http).inspect_err(|error| {
             self.failed = Some(error.clone());
         })?;
         self.leftover = rest;
-        self.done = Some(incoming.clone());
+        self.head = Some(head);
         Ok(Status::Complete(incoming))
     }
 
@@ -86,7 +91,7 @@ impl ServerHandshake {
 
     /// Whether a request was completed.
     pub fn is_complete(&self) -> bool {
-        self.done.is_some()
+        self.head.is_some()
     }
 
     /// The bytes that came after the header block: the first frames of the
@@ -101,48 +106,49 @@ impl ServerHandshake {
     }
 }
 
-fn probe(buf: &[u8], limits: &Limits) -> Result<Option<usize>, HandshakeError> {
-    let mut headers = vec![httparse::EMPTY_HEADER; limits.max_headers];
-    match httparse::Request::new(&mut headers).parse(buf) {
-        Ok(httparse::Status::Complete(n)) => Ok(Some(n)),
-        Ok(httparse::Status::Partial) => Ok(None),
-        Err(e) => Err(map_httparse(e, limits)),
-    }
+/// Parses a prefix of the header block: `None` while it is unfinished, else
+/// its length and the request in it.
+fn probe(buf: &[u8], limits: &Limits) -> Result<Option<(usize, HttpRequest)>, HandshakeError> {
+    with_header_slots(limits, |slots| {
+        let mut request = httparse::Request::new(&mut []);
+        let head_len = match request.parse_with_uninit_headers(buf, slots) {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(e) => return Err(map_httparse(e, limits)),
+        };
+        let (Some(method), Some(target), Some(minor_version)) =
+            (request.method, request.path, request.version)
+        else {
+            return Err(HandshakeError::Malformed("incomplete request line"));
+        };
+        let http = HttpRequest {
+            method: method.to_owned(),
+            target: target.to_owned(),
+            minor_version,
+            headers: Headers::from_httparse(request.headers),
+            head_len,
+        };
+        Ok(Some((head_len, http)))
+    })
 }
 
 /// Parses a whole header block and applies the WebSocket rules.
 fn parse_request(head: &[u8], limits: &Limits) -> Result<Incoming, HandshakeError> {
-    let mut headers = vec![httparse::EMPTY_HEADER; limits.max_headers];
-    let mut request = httparse::Request::new(&mut headers);
-    let head_len = match request.parse(head) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Err(HandshakeError::Malformed("incomplete")),
-        Err(e) => return Err(map_httparse(e, limits)),
-    };
-    let (Some(method), Some(target), Some(minor_version)) =
-        (request.method, request.path, request.version)
-    else {
-        return Err(HandshakeError::Malformed("incomplete request line"));
-    };
-    let http = HttpRequest {
-        method: method.to_owned(),
-        target: target.to_owned(),
-        minor_version,
-        headers: Headers::from_httparse(request.headers),
-        head_len,
-    };
-    check_request(http)
+    match probe(head, limits)? {
+        Some((_, http)) => check_request(http),
+        None => Err(HandshakeError::Malformed("incomplete")),
+    }
 }
 
 /// Applies the rules of section 4.2.1 to a parsed HTTP/1.x request: the
 /// bytes path above and the `http` conversions share it.
 pub(crate) fn check_request(http: HttpRequest) -> Result<Incoming, HandshakeError> {
-    let h = &http.headers;
+    let seen = Seen::of(&http.headers);
 
     // Section 4.2.1, item 3: "An |Upgrade| header field containing the value
     // "websocket", treated as an ASCII case-insensitive value." A request
     // without it is no WebSocket handshake at all, but plain HTTP.
-    if !h.has_token("Upgrade", "websocket") {
+    if !seen.upgrade_websocket {
         return Ok(Incoming::Plain(http));
     }
     // Section 4.1: "The method of the request MUST be GET".
@@ -155,31 +161,39 @@ pub(crate) fn check_request(http: HttpRequest) -> Result<Incoming, HandshakeErro
     }
     // Section 4.1: "The request MUST contain a |Host| header field". Two are
     // ambiguous: RFC 9110 section 7.2 answers them with 400 too.
-    match h.count("Host") {
+    match seen.hosts {
         0 => return Err(HandshakeError::MissingHost),
         1 => {}
         _ => return Err(HandshakeError::DuplicateHeader("Host")),
     }
     // Section 4.1: "The request MUST contain a |Connection| header field whose
     // value MUST include the "Upgrade" token."
-    if !h.has_token("Connection", "Upgrade") {
+    if !seen.connection_upgrade {
         return Err(HandshakeError::MissingConnectionUpgrade);
     }
     // The version is checked before the key, so that a client of another version (which may
     // send no key) learns which version to use from the 426.
-    check_version(h)?;
+    version_is_13(seen.versions, seen.version)?;
     // Section 4.2.1, item 5: "A |Sec-WebSocket-Key| header field with a
     // base64-encoded ... value that, when decoded, is 16 bytes in length."
-    let key = match h.count("Sec-WebSocket-Key") {
-        0 => return Err(HandshakeError::MissingKey),
-        1 => h.first("Sec-WebSocket-Key").map(trim).unwrap_or_default(),
+    let key = match (seen.keys, seen.key) {
+        (1, Some(key)) => trim(key),
+        (0, _) => return Err(HandshakeError::MissingKey),
         _ => return Err(HandshakeError::DuplicateHeader("Sec-WebSocket-Key")),
     };
-    if key.len() != 24 || !matches!(STANDARD.decode(key), Ok(raw) if raw.len() == 16) {
+    // 24 characters decode to at most 18 bytes: on the stack.
+    if key.len() != 24 || !matches!(STANDARD.decode_slice(key, &mut [0; 18]), Ok(16)) {
         return Err(HandshakeError::BadKey);
     }
-    let key = String::from_utf8_lossy(key).into_owned();
-    let (protocols, extensions) = offers(h)?;
+    // Valid base64, so ASCII.
+    let key = core::str::from_utf8(key)
+        .map_err(|_| HandshakeError::BadKey)?
+        .to_owned();
+    let (protocols, extensions) = if seen.offers {
+        offers(&http.headers)?
+    } else {
+        (Vec::new(), Vec::new())
+    };
     Ok(Incoming::Upgrade(UpgradeRequest {
         http,
         key,
@@ -188,13 +202,62 @@ pub(crate) fn check_request(http: HttpRequest) -> Result<Incoming, HandshakeErro
     }))
 }
 
+/// What section 4.2.1 looks at in the header fields, gathered in one pass
+/// (a lookup per rule would walk them all each time).
+#[derive(Default)]
+struct Seen<'a> {
+    upgrade_websocket: bool,
+    hosts: usize,
+    connection_upgrade: bool,
+    versions: usize,
+    version: Option<&'a [u8]>,
+    keys: usize,
+    key: Option<&'a [u8]>,
+    /// Any `Sec-WebSocket-Protocol` or `Sec-WebSocket-Extensions`.
+    offers: bool,
+}
+
+impl<'a> Seen<'a> {
+    fn of(headers: &'a Headers) -> Self {
+        let mut seen = Seen::default();
+        for (name, value) in headers.fields() {
+            let is = |wanted: &str| name.eq_ignore_ascii_case(wanted.as_bytes());
+            if is("Upgrade") {
+                seen.upgrade_websocket |= has_token(value, "websocket");
+            } else if is("Host") {
+                seen.hosts += 1;
+            } else if is("Connection") {
+                seen.connection_upgrade |= has_token(value, "Upgrade");
+            } else if is("Sec-WebSocket-Version") {
+                seen.versions += 1;
+                seen.version.get_or_insert(value);
+            } else if is("Sec-WebSocket-Key") {
+                seen.keys += 1;
+                seen.key.get_or_insert(value);
+            } else if is("Sec-WebSocket-Protocol") || is("Sec-WebSocket-Extensions") {
+                seen.offers = true;
+            }
+        }
+        seen
+    }
+}
+
 /// Section 4.1: "The request MUST include a header field with the name
 /// |Sec-WebSocket-Version|. The value of this header field MUST be 13." RFC
 /// 8441 section 5 keeps the rule for HTTP/2.
+#[cfg(feature = "http")]
 pub(crate) fn check_version(h: &Headers) -> Result<(), HandshakeError> {
-    match h.count("Sec-WebSocket-Version") {
+    version_is_13(
+        h.count("Sec-WebSocket-Version"),
+        h.first("Sec-WebSocket-Version"),
+    )
+}
+
+/// [`check_version`] on the fields' count and first value.
+fn version_is_13(count: usize, first: Option<&[u8]>) -> Result<(), HandshakeError> {
+    match count {
         0 => Err(HandshakeError::MissingVersion),
-        1 if h.first("Sec-WebSocket-Version").map(trim) == Some(b"13") => Ok(()),
+        1 if first.map(trim) == Some(b"13") => Ok(()),
         _ => Err(HandshakeError::UnsupportedVersion),
     }
 }
@@ -354,8 +417,41 @@ mod tests {
         let mut server = ServerHandshake::new(Limits::default());
         let mut input = VALID.to_vec();
         input.extend_from_slice(b"ab");
-        assert!(server.receive(&input).unwrap().is_complete());
-        assert!(server.receive(b"cd").unwrap().is_complete());
+        let first = server.receive(&input).unwrap();
+        assert!(first.is_complete());
+        // The same request again, parsed from the kept head.
+        assert_eq!(server.receive(b"cd").unwrap(), first);
         assert_eq!(server.into_leftover(), b"abcd");
+    }
+
+    #[test]
+    fn header_slots_on_the_stack_and_on_the_heap() {
+        let with_fields = |count: usize| {
+            let extra: String = (0..count).map(|i| format!("X-{i}: v\r\n")).collect();
+            replace("Origin:", &format!("{extra}Origin:"))
+        };
+        // VALID has 7 fields.
+        let at_default = with_fields(Limits::DEFAULT_MAX_HEADERS - 7);
+        assert_eq!(upgrade(&at_default).headers().count(), 64);
+        assert_eq!(
+            error(&with_fields(Limits::DEFAULT_MAX_HEADERS - 6)),
+            HandshakeError::TooManyHeaders { limit: 64 }
+        );
+        let limits = Limits {
+            max_headers: 100,
+            ..Limits::default()
+        };
+        let many = with_fields(100 - 7);
+        let status = ServerHandshake::new(limits).receive(&many);
+        let Ok(Status::Complete(Incoming::Upgrade(request))) = status else {
+            panic!("{status:?}");
+        };
+        assert_eq!(request.headers().count(), 100);
+        assert_eq!(request.key(), "dGhlIHNhbXBsZSBub25jZQ==");
+        let too_many = with_fields(100 - 6);
+        assert_eq!(
+            ServerHandshake::new(limits).receive(&too_many),
+            Err(HandshakeError::TooManyHeaders { limit: 100 })
+        );
     }
 }

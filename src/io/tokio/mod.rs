@@ -47,6 +47,12 @@ pub use tokio_rustls::{self, rustls};
 /// us from 0.74-1.08 to 0.96-1.25 of tokio-tungstenite.
 const READ_CHUNK: usize = 64 << 10;
 
+/// Bytes read at once during the opening handshake, into a buffer that
+/// lives as long as the handshake: allocated, not zeroed (`read_buf` fills
+/// its spare capacity), and outside the handshake's future, which moves
+/// when it is boxed.
+const HANDSHAKE_READ: usize = 4096;
+
 /// The default [high-water mark](WebSocketStream::set_high_water_mark) of the
 /// send queue: 128 KiB.
 pub use super::DEFAULT_HIGH_WATER;
@@ -218,13 +224,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         Box::pin(async move {
             let mut acceptor = Acceptor::new(config, callback);
             let answer = within(config.handshake_timeout, async {
-                let mut buf = [0u8; 4096];
+                let mut buf = Vec::with_capacity(HANDSHAKE_READ);
                 loop {
-                    let n = stream.read(&mut buf).await?;
-                    if n == 0 {
+                    buf.clear();
+                    if stream.read_buf(&mut buf).await? == 0 {
                         return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
                     }
-                    if let Some(answer) = acceptor.receive(&buf[..n]) {
+                    if let Some(answer) = acceptor.receive(&buf) {
                         return Ok(answer);
                     }
                 }
@@ -252,13 +258,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             let connection = within(config.handshake_timeout, async {
                 stream.write_all(connector.request_bytes()).await?;
                 stream.flush().await?;
-                let mut buf = [0u8; 4096];
+                let mut buf = Vec::with_capacity(HANDSHAKE_READ);
                 loop {
-                    let n = stream.read(&mut buf).await?;
-                    if n == 0 {
+                    buf.clear();
+                    if stream.read_buf(&mut buf).await? == 0 {
                         return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
                     }
-                    if let Some(connection) = connector.receive(&buf[..n])? {
+                    if let Some(connection) = connector.receive(&buf)? {
                         return Ok(connection);
                     }
                 }
