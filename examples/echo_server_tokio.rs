@@ -77,7 +77,11 @@ async fn main() -> io::Result<()> {
         seconds(config.close_timeout),
         seconds(settings.send_timeout),
         config.max_message_size,
-        if config.deflate.is_some() { "on" } else { "off" },
+        if config.deflate.is_some() {
+            "on"
+        } else {
+            "off"
+        },
     );
     if let Some(every) = settings.stats {
         tokio::spawn(async move {
@@ -179,16 +183,24 @@ async fn serve(stream: TcpStream, settings: Settings) -> Ended {
     // `next` runs the timers and writes what `feed` queued; `feed` waits
     // only while the queue is at the high-water mark, which a peer that
     // does not read keeps it at: that wait is bounded.
+    let mut ended = None;
     while let Some(message) = ws.next().await {
         let message = match message {
             Ok(message) => message,
-            Err(Error::Protocol(
-                ProtocolError::IdleTimeout | ProtocolError::CloseTimeout,
-            )) => return Ended::Timeout,
-            Err(Error::Protocol(ProtocolError::AbnormalClosure)) => return Ended::Abnormal,
-            // Its close frame went out as far as the socket took it.
-            Err(Error::Protocol(_)) => return Ended::Protocol,
-            Err(_) => return Ended::Abnormal,
+            // Reported once; the stream ends on the next poll, once its
+            // close frame is out or the close timeout has passed.
+            Err(error) => {
+                ended = ended.or(Some(match error {
+                    Error::Protocol(ProtocolError::IdleTimeout | ProtocolError::CloseTimeout) => {
+                        Ended::Timeout
+                    }
+                    Error::Protocol(ProtocolError::AbnormalClosure) | Error::Io(_) => {
+                        Ended::Abnormal
+                    }
+                    _ => Ended::Protocol,
+                }));
+                continue;
+            }
         };
         let echo = ws.feed(message);
         let fed = match settings.send_timeout {
@@ -197,14 +209,15 @@ async fn serve(stream: TcpStream, settings: Settings) -> Ended {
         };
         match fed {
             Ok(Ok(())) => {}
-            Ok(Err(_)) => return Ended::Abnormal,
+            // The connection is over (the error was reported by `next`).
+            Ok(Err(_)) => return ended.unwrap_or(Ended::Abnormal),
             // Section 7.1.7: no close frame for a peer that cannot take it.
             Err(_) => return Ended::SendTimeout,
         }
     }
-    // The close handshake is over; dropping the stream closes TCP, the
-    // server first (section 7.1.1).
-    Ended::Closed
+    // The close handshake is over, or the error above ended it; dropping
+    // the stream closes TCP, the server first (section 7.1.1).
+    ended.unwrap_or(Ended::Closed)
 }
 
 /// The address and the settings from the command line.

@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use futures_util::SinkExt;
 use rfc6455::deflate::DeflateConfig;
 use rfc6455::handshake::ClientRequest;
 use rfc6455::io::tokio::WebSocketStream;
@@ -50,10 +49,13 @@ impl Kind {
                 "every echo byte for byte (text and binary, 0 B-256 KiB), close 1000",
             ),
             Kind::DropMidFrame => ("drop mid-frame", "FIN inside a frame: EOF, no close frame"),
-            Kind::Reset => ("reset", "RST (SO_LINGER 0) at a random point: nothing to see"),
+            Kind::Reset => (
+                "reset",
+                "RST (SO_LINGER 0) at a random point: nothing to see",
+            ),
             Kind::NoRead => (
                 "stops reading",
-                "sends, never reads: dropped by the send or idle timeout",
+                "never reads (sends, or sends then closes or breaks a rule, then nothing): dropped by the send, idle or close timeout",
             ),
             Kind::Slowloris => (
                 "slowloris",
@@ -83,18 +85,24 @@ impl Kind {
         match self {
             Kind::Echo => Duration::from_secs(30),
             Kind::Silent => t.idle + slack * 3,
-            Kind::NoRead => t.send + t.idle + slack * 3,
+            Kind::NoRead => t.send + t.idle + t.close + slack * 4,
             Kind::Slowloris => t.handshake + slack * 3,
             _ => slack * 4,
         }
     }
 
-    pub async fn run(self, host: &str, t: &Timers, rng: &mut Rng, shared: &Shared) -> Result<(), String> {
+    pub async fn run(
+        self,
+        host: &str,
+        t: &Timers,
+        rng: &mut Rng,
+        shared: &Shared,
+    ) -> Result<(), String> {
         match self {
             Kind::Echo => echo(host, rng, shared).await,
             Kind::DropMidFrame => drop_mid_frame(host, t, rng).await,
             Kind::Reset => reset(host, rng).await,
-            Kind::NoRead => no_read(host, rng).await,
+            Kind::NoRead => no_read(host, t, rng).await,
             Kind::Slowloris => slowloris(host, t, rng).await,
             Kind::Oversized => oversized(host, t, rng).await,
             Kind::BadUtf8 => bad_utf8(host, t, rng).await,
@@ -113,7 +121,7 @@ fn random_message(rng: &mut Rng) -> Message {
         _ => (16 << 10) + rng.below(240 << 10),
     } as usize;
     if rng.below(2) == 0 {
-        Message::binary((0..size).map(|_| rng.next() as u8).collect::<Vec<u8>>())
+        Message::binary((0..size).map(|_| rng.next_u64() as u8).collect::<Vec<u8>>())
     } else {
         const CHARS: [char; 6] = ['a', 'Z', ' ', 'é', '€', '𝄞'];
         let mut text = String::with_capacity(size + 4);
@@ -126,72 +134,82 @@ fn random_message(rng: &mut Rng) -> Message {
 
 /// Rounds of one to four messages in flight, each echo compared with what
 /// was sent, then a close with 1000 that the server must answer with 1000.
-/// Half of them offer permessage-deflate.
+/// It reads while it writes (split halves), as a client must when a round
+/// can outgrow the socket buffers both ways. Half of them offer
+/// permessage-deflate.
 async fn echo(host: &str, rng: &mut Rng, shared: &Shared) -> Result<(), String> {
     let mut config = Config::default();
     if rng.below(2) == 0 {
         config = config.deflate(Some(DeflateConfig::default()));
     }
     let request = ClientRequest::new(&format!("ws://{host}/echo")).map_err(|e| e.to_string())?;
-    let mut ws = WebSocketStream::connect_with(request, config)
+    let ws = WebSocketStream::connect_with(request, config)
         .await
         .map_err(|e| format!("handshake: {e}"))?;
+    let (mut read, mut write) = ws.into_split();
     for _ in 0..1 + rng.below(8) {
         let sent: Vec<Message> = (0..1 + rng.below(4)).map(|_| random_message(rng)).collect();
-        for message in &sent {
-            shared.sent(message);
-            ws.feed(message.clone()).await.map_err(|e| format!("send: {e}"))?;
-        }
-        SinkExt::<Message>::flush(&mut ws)
-            .await
-            .map_err(|e| format!("flush: {e}"))?;
-        for message in &sent {
-            match ws.recv().await {
-                Some(Ok(echo)) if echo == *message => shared.echoed(message),
-                Some(Ok(echo)) => {
-                    return Err(format!(
-                        "an echo differs: sent {} B, got {} B",
-                        message.len(),
-                        echo.len()
-                    ));
-                }
-                Some(Err(e)) => return Err(format!("waiting for an echo: {e}")),
-                None => return Err("the server closed before echoing".into()),
+        let writing = async {
+            for message in &sent {
+                shared.sent(message);
+                write
+                    .feed(message.clone())
+                    .await
+                    .map_err(|e| format!("send: {e}"))?;
             }
-        }
+            write.flush().await.map_err(|e| format!("flush: {e}"))
+        };
+        let reading = async {
+            for message in &sent {
+                match read.recv().await {
+                    Some(Ok(echo)) if echo == *message => shared.echoed(message),
+                    Some(Ok(echo)) => {
+                        return Err(format!(
+                            "an echo differs: sent {} B, got {} B",
+                            message.len(),
+                            echo.len()
+                        ));
+                    }
+                    Some(Err(e)) => return Err(format!("waiting for an echo: {e}")),
+                    None => return Err("the server closed before echoing".into()),
+                }
+            }
+            Ok(())
+        };
+        tokio::try_join!(writing, reading)?;
         tokio::time::sleep(Duration::from_millis(rng.below(300))).await;
     }
-    ws.close(CloseCode::Normal, "bye")
+    write
+        .close(CloseCode::Normal, "bye")
         .await
         .map_err(|e| format!("close: {e}"))?;
-    match ws.recv().await {
+    match read.recv().await {
         None => {}
         Some(other) => return Err(format!("after our close: {other:?}")),
     }
-    match ws.peer_close().map(|frame| frame.code()) {
+    match read.peer_close().map(|frame| frame.code()) {
         Some(CloseCode::Normal) => Ok(()),
         other => Err(format!("the server's close code: {other:?}, not 1000")),
     }
 }
 
 fn mask(rng: &mut Rng) -> [u8; 4] {
-    (rng.next() as u32).to_be_bytes()
+    (rng.next_u64() as u32).to_be_bytes()
 }
 
 /// Reads what the server sends after this client's fault: pings only, then
 /// a close frame with `code` (or none), then the end of the stream (a reset
 /// counts as an end once the close frame, if any, arrived).
-async fn expect_end(
-    mut reader: Reader,
-    code: Option<u16>,
-    limit: Duration,
-) -> Result<(), String> {
+async fn expect_end(mut reader: Reader, code: Option<u16>, limit: Duration) -> Result<(), String> {
     let mut pings = 0;
     let mut code_seen = None;
     loop {
         match reader.next_not_ping(limit, &mut pings).await? {
             Ok(Some(frame)) if frame.opcode == CLOSE && code_seen.is_none() => {
-                let got = frame.payload.get(..2).map(|c| u16::from_be_bytes([c[0], c[1]]));
+                let got = frame
+                    .payload
+                    .get(..2)
+                    .map(|c| u16::from_be_bytes([c[0], c[1]]));
                 if got.is_none() || got != code {
                     return Err(format!("close code {got:?}, expected {code:?}"));
                 }
@@ -233,7 +251,10 @@ async fn reset(host: &str, rng: &mut Rng) -> Result<(), String> {
             let mut stream = TcpStream::connect(host).await.map_err(|e| e.to_string())?;
             let request = raw::request(host);
             let cut = rng.below(request.len() as u64) as usize;
-            stream.write_all(&request[..cut]).await.map_err(|e| e.to_string())?;
+            stream
+                .write_all(&request[..cut])
+                .await
+                .map_err(|e| e.to_string())?;
             stream
         }
         2 => raw::connect(host).await?.0,
@@ -241,29 +262,66 @@ async fn reset(host: &str, rng: &mut Rng) -> Result<(), String> {
             let (mut stream, _) = raw::connect(host).await?;
             let wire = raw::frame(TEXT, true, &[b'x'; 3000], Some(mask(rng)));
             let cut = rng.below(wire.len() as u64) as usize;
-            stream.write_all(&wire[..cut]).await.map_err(|e| e.to_string())?;
+            stream
+                .write_all(&wire[..cut])
+                .await
+                .map_err(|e| e.to_string())?;
             stream
         }
     };
     // Zero linger does not block the thread on drop.
     #[allow(deprecated)]
-    stream.set_linger(Some(Duration::ZERO)).map_err(|e| e.to_string())?;
+    stream
+        .set_linger(Some(Duration::ZERO))
+        .map_err(|e| e.to_string())?;
     drop(stream);
     Ok(())
 }
 
-/// Writes 32 KiB messages and never reads, until the server drops it (the
-/// caller's time limit makes a server that never does a failure).
-async fn no_read(host: &str, rng: &mut Rng) -> Result<(), String> {
-    let (mut stream, _) = raw::connect(host).await?;
-    let wire = raw::frame(BINARY, true, &[0x5a; 32 << 10], Some(mask(rng)));
-    loop {
+/// Writes 32 KiB messages and never reads, until the server drops it; or
+/// writes some, then a close frame or a broken frame, and goes silent, so
+/// that the server's answer can never leave: the close timeout must end it.
+/// (The caller's time limit makes a server that never drops it a failure.)
+async fn no_read(host: &str, t: &Timers, rng: &mut Rng) -> Result<(), String> {
+    let (mut stream, leftover) = raw::connect(host).await?;
+    let key = Some(mask(rng));
+    let wire = raw::frame(BINARY, true, &[0x5a; 32 << 10], key);
+    let last = match rng.below(3) {
+        0 => None,
+        1 => Some(raw::frame(CLOSE, true, &1000u16.to_be_bytes(), key)),
+        _ => Some(raw::frame(TEXT, true, b"\xff", key)),
+    };
+    let frames = last.as_ref().map_or(u64::MAX, |_| 1 + rng.below(256));
+    for _ in 0..frames {
         match stream.write_all(&wire).await {
             Ok(()) => {}
             Err(e) if raw::is_drop(&e) => return Ok(()),
             Err(e) => return Err(format!("writing: {e}")),
         }
     }
+    match stream.write_all(&last.unwrap_or_default()).await {
+        Ok(()) => {}
+        Err(e) if raw::is_drop(&e) => return Ok(()),
+        Err(e) => return Err(format!("writing: {e}")),
+    }
+    // Nothing read until the server must have given up (by its send
+    // timeout if it stopped reading us, by the close timeout if it sent
+    // its answer), then everything: it must end without waiting for us.
+    tokio::time::sleep(t.send + t.close + t.slack).await;
+    let mut reader = Reader::new(stream, leftover);
+    let drained = tokio::time::timeout(t.slack * 2, async {
+        loop {
+            match reader.skip().await {
+                Ok(true) => {}
+                Ok(false) => return Ok(()),
+                Err(e) if raw::is_drop(&e) => return Ok(()),
+                Err(e) => return Err(format!("reading: {e}")),
+            }
+        }
+    });
+    drained
+        .await
+        .map_err(|_| "still open after the send and close timeouts".to_string())?
 }
 
 /// The request a byte at a time, or a part of it then nothing: the server
@@ -277,7 +335,10 @@ async fn slowloris(host: &str, t: &Timers, rng: &mut Rng) -> Result<(), String> 
         0
     } else {
         let part = rng.below(request.len() as u64 - 4) as usize;
-        stream.write_all(&request[..part]).await.map_err(|e| e.to_string())?;
+        stream
+            .write_all(&request[..part])
+            .await
+            .map_err(|e| e.to_string())?;
         request.len()
     };
     let (mut reader, mut writer) = stream.split();
@@ -309,7 +370,9 @@ async fn slowloris(host: &str, t: &Timers, rng: &mut Rng) -> Result<(), String> 
     let took = start.elapsed();
     let early = t.handshake.saturating_sub(Duration::from_millis(100));
     if took < early {
-        return Err(format!("dropped after {took:?}, before the handshake timeout"));
+        return Err(format!(
+            "dropped after {took:?}, before the handshake timeout"
+        ));
     }
     Ok(())
 }

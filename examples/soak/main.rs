@@ -6,7 +6,7 @@
 //! ```text
 //! cargo run --features tokio --example soak -- --addr HOST:PORT --duration SECS --rate PER_SEC \
 //!     [--seed N] [--server-pid PID --server-log FILE] [--keepalive SECS] [--idle-timeout SECS] \
-//!     [--handshake-timeout SECS] [--send-timeout SECS] [--max-message BYTES] [--slack SECS]
+//!     [--handshake-timeout SECS] [--send-timeout SECS] [--close-timeout SECS] [--max-message BYTES] [--slack SECS]
 //! ```
 //!
 //! The timer flags must match the server's: they say what each client
@@ -43,6 +43,7 @@ pub struct Timers {
     pub idle: Duration,
     pub handshake: Duration,
     pub send: Duration,
+    pub close: Duration,
     pub max_message: u64,
     pub slack: Duration,
 }
@@ -55,7 +56,7 @@ impl Rng {
         Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -64,7 +65,7 @@ impl Rng {
 
     /// Uniform enough in `0..n` (n > 0).
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next_u64() % n
     }
 }
 
@@ -131,6 +132,7 @@ fn parse() -> Result<Args, String> {
             idle: secs(75),
             handshake: secs(10),
             send: secs(10),
+            close: secs(5),
             max_message: 1 << 20,
             slack: secs(3),
         },
@@ -139,7 +141,12 @@ fn parse() -> Result<Args, String> {
     while let Some(flag) = args.next() {
         let value = args.next().ok_or(format!("{flag} needs a value"))?;
         let bad = || format!("{flag}: bad value {value}");
-        let seconds = || value.parse().map(Duration::from_secs_f64).map_err(|_| bad());
+        let seconds = || {
+            value
+                .parse()
+                .map(Duration::from_secs_f64)
+                .map_err(|_| bad())
+        };
         let t = &mut parsed.timers;
         match flag.as_str() {
             "--addr" => parsed.addr = value.clone(),
@@ -152,6 +159,7 @@ fn parse() -> Result<Args, String> {
             "--idle-timeout" => t.idle = seconds()?,
             "--handshake-timeout" => t.handshake = seconds()?,
             "--send-timeout" => t.send = seconds()?,
+            "--close-timeout" => t.close = seconds()?,
             "--max-message" => t.max_message = value.parse().map_err(|_| bad())?,
             "--slack" => t.slack = seconds()?,
             _ => return Err(format!("unknown flag {flag}")),
@@ -182,6 +190,7 @@ async fn main() -> ExitCode {
     let timers = Arc::new(args.timers);
     let start = Instant::now();
     let mut rss_warm = None;
+    let mut rss_by_tenth = Vec::new();
     let mut running = VecDeque::new();
     let total_weight: u32 = KINDS.iter().map(|k| k.weight()).sum();
     let mut rng = Rng::new(args.seed);
@@ -190,8 +199,16 @@ async fn main() -> ExitCode {
     for index in 0..count {
         let at = start + Duration::from_secs_f64(index as f64 / args.rate);
         tokio::time::sleep_until(at.into()).await;
-        if rss_warm.is_none() && start.elapsed() >= args.duration / 5 {
-            rss_warm = server.as_ref().map(Server::rss_kib);
+        // The RSS at each tenth of the run; the second tenth's end is the
+        // level after warm-up.
+        let tenth = (start.elapsed().as_secs_f64() * 10.0 / args.duration.as_secs_f64()) as usize;
+        if let Some(server) = &server
+            && rss_by_tenth.len() < tenth.min(10)
+        {
+            rss_by_tenth.push(server.rss_kib());
+            if rss_by_tenth.len() == 2 {
+                rss_warm = Some(server.rss_kib());
+            }
         }
         let mut pick = rng.below(u64::from(total_weight)) as u32;
         let kind = *KINDS
@@ -205,12 +222,13 @@ async fn main() -> ExitCode {
         let i = KINDS.iter().position(|k| *k == kind).unwrap();
         shared.started[i].fetch_add(1, Relaxed);
         let (shared, timers, addr) = (shared.clone(), timers.clone(), args.addr.clone());
-        let mut client_rng = Rng::new(rng.next());
+        let mut client_rng = Rng::new(rng.next_u64());
         running.push_back(tokio::spawn(async move {
             let limit = kind.limit(&timers);
-            let outcome = tokio::time::timeout(limit, kind.run(&addr, &timers, &mut client_rng, &shared))
-                .await
-                .unwrap_or_else(|_| Err(format!("still running after its limit of {limit:?}")));
+            let outcome =
+                tokio::time::timeout(limit, kind.run(&addr, &timers, &mut client_rng, &shared))
+                    .await
+                    .unwrap_or_else(|_| Err(format!("still running after its limit of {limit:?}")));
             shared.record(index as usize, kind, outcome);
         }));
         // Reap the finished ones so that the queue holds only live clients.
@@ -251,13 +269,22 @@ async fn main() -> ExitCode {
         shared.echoed_bytes.load(Relaxed)
     );
     if let Some(server) = server {
+        let tenths: Vec<String> = rss_by_tenth.iter().map(|kib| format!("{kib}")).collect();
+        println!(
+            "\nserver RSS at each tenth of the run, KiB: {}",
+            tenths.join(", ")
+        );
         ok &= server.check(fd_baseline.unwrap(), rss_warm, &timers);
     }
     for failure in shared.failures.lock().unwrap().iter() {
         println!("unexpected: {failure}");
     }
     println!("\nsoak: {}", if ok { "PASS" } else { "FAIL" });
-    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// The server process, seen through /proc and its stats lines.
@@ -276,7 +303,8 @@ impl Server {
     }
 
     fn status(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
         status
             .lines()
             .find_map(|line| line.strip_prefix(field))
@@ -287,12 +315,20 @@ impl Server {
     /// The last stats line the server printed.
     fn stats(&self) -> Option<String> {
         let log = std::fs::read_to_string(&self.log).ok()?;
-        log.lines().rev().find(|l| l.starts_with("stats: ")).map(str::to_string)
+        log.lines()
+            .rev()
+            .find(|l| l.starts_with("stats: "))
+            .map(str::to_string)
     }
 
     fn live(&self) -> Option<u64> {
         let stats = self.stats()?;
-        stats.strip_prefix("stats: live ")?.split(',').next()?.parse().ok()
+        stats
+            .strip_prefix("stats: live ")?
+            .split(',')
+            .next()?
+            .parse()
+            .ok()
     }
 
     /// Waits (bounded) for the connections and descriptors to drain, then

@@ -139,6 +139,13 @@ impl Reader {
         }
     }
 
+    /// Reads and drops what arrives; `Ok(false)` at the end of the stream.
+    pub async fn skip(&mut self) -> io::Result<bool> {
+        self.buf.clear();
+        let mut chunk = [0u8; 16 << 10];
+        Ok(self.stream.read(&mut chunk).await? > 0)
+    }
+
     /// The next frame that is not a ping, within `limit`; pings (the
     /// keepalive) are counted into `pings`.
     pub async fn next_not_ping(
@@ -199,7 +206,9 @@ fn parse(buf: &[u8]) -> io::Result<Option<(Frame, usize)>> {
 pub fn is_drop(error: &io::Error) -> bool {
     matches!(
         error.kind(),
-        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionAborted
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionAborted
     )
 }
 
@@ -221,7 +230,10 @@ mod tests {
     fn a_frame_parses_back_and_a_masked_one_is_refused() {
         let wire = frame(CLOSE, true, &[0x03, 0xe8], None);
         let (frame, used) = parse(&wire).unwrap().unwrap();
-        assert_eq!((frame.opcode, frame.payload, used), (CLOSE, vec![3, 0xe8], 4));
+        assert_eq!(
+            (frame.opcode, frame.payload, used),
+            (CLOSE, vec![3, 0xe8], 4)
+        );
         assert!(parse(&wire[..3]).unwrap().is_none());
         assert!(parse(&super::frame(TEXT, true, b"x", Some([9; 4]))).is_err());
     }
