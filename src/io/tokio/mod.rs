@@ -106,8 +106,11 @@ pub use super::DEFAULT_HIGH_WATER;
 /// connection's deadline ([`Connection::poll_timeout`]) moves, wakes the
 /// receiving task; a due keepalive ping is sent, and a peer silent past the
 /// idle timeout ends the stream with
-/// [`ProtocolError::IdleTimeout`](crate::ProtocolError::IdleTimeout) as
-/// [`Error::Protocol`], then `None`. The opening handshake gives up after
+/// [`ProtocolError::IdleTimeout`] as
+/// [`Error::Protocol`], then `None`. Bytes that arrived while the task was
+/// away (busy, or waiting in [`feed`](Self::feed) for room to send) are
+/// read before a reached deadline is acted on: a peer that sent them is not
+/// idle. The opening handshake gives up after
 /// [`Config::handshake_timeout`] with [`Error::HandshakeTimeout`]. Both
 /// need a runtime with its time driver on (`#[tokio::main]` and
 /// `#[tokio::test]` have it).
