@@ -19,14 +19,15 @@
 //!   handshake has taken 10 s (`--handshake-timeout`), with no answer;
 //! - one that vanishes without a close is pinged after 30 s of silence
 //!   (`--keepalive`) and dropped after 75 s with no byte (`--idle-timeout`);
-//! - one that does not answer our close frame is dropped after 5 s
-//!   (`--close-timeout`);
 //! - one that sends but does not read fills its send queue to the adapter's
 //!   high-water mark (128 KiB); the echo then waits for room at most 10 s
 //!   (`--send-timeout`) before the connection is dropped, so memory stays
 //!   bounded and the task ends;
 //! - one that breaks the protocol gets its close code (1002, 1007, or 1009
-//!   for a message over `--max-message`, 1 MiB by default) and is dropped.
+//!   for a message over `--max-message`, 1 MiB by default); the connection
+//!   ends once that is written, or after 5 s (`--close-timeout`) for a
+//!   peer that reads nothing, as does the answer to a close from a peer
+//!   that then reads nothing.
 //!
 //! `--stats SECS` prints a line on stderr every SECS seconds: the
 //! connections live (accepted and not yet ended, handshakes included), the
