@@ -25,7 +25,7 @@ use futures_core::Stream;
 use futures_sink::Sink;
 
 use crate::handshake::{Accept, ClientRequest, Reject, UpgradeRequest};
-use crate::{CloseCode, CloseFrame, Config, Connection, Message, Role, State};
+use crate::{CloseCode, CloseFrame, Config, Connection, Message, ProtocolError, Role, State};
 
 use super::{Acceptor, Connector, Error, Step, accept_all, open, step, transport_failed};
 
@@ -68,8 +68,15 @@ pub use super::DEFAULT_HIGH_WATER;
 /// frame. A protocol error of the peer comes once as `Some(Err(_))`, its
 /// close frame already written as far as the stream takes it without
 /// waiting (so a loop that stops at the first error still sends the close
-/// code); the stream ends on the next poll, once the rest is written. **Pings and the peer's close are answered while receiving**, at
-/// the next frame boundary, without waiting for the application to write.
+/// code); the stream ends on the next poll, once the rest is written.
+/// **A peer that reads nothing more holds the end back only as long as the
+/// timers allow**: after the idle or close timeout what is left to write is
+/// dropped at once, and after the close handshake or a protocol error the
+/// last bytes get [`Config::close_timeout`] to leave, then are dropped
+/// (with no close timeout they wait as long as the peer does).
+///
+/// **Pings and the peer's close are answered while receiving**, at the
+/// next frame boundary, without waiting for the application to write.
 ///
 /// **Receiving writes what is queued when the bytes read run out**, before
 /// it reads again: answers, and messages [fed](Self::feed) but not flushed.
@@ -105,8 +112,11 @@ pub use super::DEFAULT_HIGH_WATER;
 /// connection's deadline ([`Connection::poll_timeout`]) moves, wakes the
 /// receiving task; a due keepalive ping is sent, and a peer silent past the
 /// idle timeout ends the stream with
-/// [`ProtocolError::IdleTimeout`](crate::ProtocolError::IdleTimeout) as
-/// [`Error::Protocol`], then `None`. The opening handshake gives up after
+/// [`ProtocolError::IdleTimeout`] as
+/// [`Error::Protocol`], then `None`. Bytes that arrived while the task was
+/// away (busy, or waiting in [`feed`](Self::feed) for room to send) are
+/// read before a reached deadline is acted on: a peer that sent them is not
+/// idle. The opening handshake gives up after
 /// [`Config::handshake_timeout`] with [`Error::HandshakeTimeout`]. Both
 /// need a runtime with its time driver on (`#[tokio::main]` and
 /// `#[tokio::test]` have it).
@@ -420,8 +430,19 @@ async fn within<T>(
     }
 }
 
+/// Whether a receive error is a timer's verdict that the peer is gone
+/// (idle or close timeout), after which nothing more is written to it.
+fn is_expiry(error: &Error) -> bool {
+    matches!(
+        error,
+        Error::Protocol(ProtocolError::IdleTimeout | ProtocolError::CloseTimeout)
+    )
+}
+
 /// The one timer of a receiving side: a `Sleep` armed for the connection's
-/// next deadline, reset only when that deadline moves.
+/// next deadline, reset only when that deadline moves. Once the connection
+/// is closed it serves as the linger of its last bytes: `sleep` set and
+/// `armed` empty, a state the deadlines never leave it in.
 #[derive(Debug, Default)]
 struct Timer {
     sleep: Option<Pin<Box<Sleep>>>,
@@ -430,10 +451,34 @@ struct Timer {
 }
 
 impl Timer {
-    /// Acts on a deadline that was reached (`Ready`: the connection may
-    /// have a ping to send or an error to report, so poll it again), or
-    /// arms the sleep for the next one and registers the task with it.
-    fn poll(&mut self, connection: &mut Connection, cx: &mut Context<'_>) -> Poll<()> {
+    /// The connection is over and its last bytes wait for a peer that
+    /// takes nothing: `Ready` once `limit` (the close timeout, counted from
+    /// the first call) has passed, when they are to be dropped (section
+    /// 7.1.7 lets an endpoint skip a close the peer cannot receive).
+    /// Without a limit, never.
+    fn poll_linger(&mut self, limit: Option<Duration>, cx: &mut Context<'_>) -> Poll<()> {
+        let lingering = self.sleep.is_some() && self.armed.is_none();
+        if !lingering {
+            let Some(deadline) = limit.and_then(|limit| Instant::now().checked_add(limit)) else {
+                return Poll::Pending;
+            };
+            let at = ::tokio::time::Instant::from_std(deadline);
+            match &mut self.sleep {
+                Some(sleep) => sleep.as_mut().reset(at),
+                None => self.sleep = Some(Box::pin(::tokio::time::sleep_until(at))),
+            }
+            self.armed = None;
+        }
+        match &mut self.sleep {
+            Some(sleep) => sleep.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
+    }
+
+    /// `Ready` when the connection's next deadline is reached, for the
+    /// caller to act on ([`act_on_deadline`]); else arms the sleep for it
+    /// and registers the task with it.
+    fn poll_due(&mut self, connection: &Connection, cx: &mut Context<'_>) -> Poll<()> {
         let Some(deadline) = connection.poll_timeout() else {
             return Poll::Pending;
         };
@@ -456,8 +501,40 @@ impl Timer {
                 }
             }
         }
-        connection.handle_timeout(Instant::now());
         Poll::Ready(())
+    }
+}
+
+/// A deadline of the connection is reached: `act(None)` acts on it, unless
+/// bytes are waiting in the stream: `act(Some(bytes))` feeds them instead.
+/// They count first: they arrived while this task was away (busy, or
+/// waiting for room to send), and a peer that sent them is not idle.
+/// `Ready` either way, to poll the connection again.
+fn act_on_deadline<R: AsyncRead + ?Sized>(
+    io: Pin<&mut R>,
+    cx: &mut Context<'_>,
+    act: impl FnOnce(Option<&[u8]>),
+) -> Poll<io::Result<()>> {
+    let mut act = Some(act);
+    let read = poll_read_once(io, cx, |bytes| {
+        if let Some(act) = act.take() {
+            act(Some(bytes));
+        }
+    });
+    match (read, act) {
+        (Poll::Pending, Some(act)) => {
+            act(None);
+            Poll::Ready(Ok(()))
+        }
+        (read, _) => read,
+    }
+}
+
+/// What [`act_on_deadline`] does to a connection.
+fn deadline_or_bytes(connection: &mut Connection, bytes: Option<&[u8]>) {
+    match bytes {
+        Some(bytes) => feed(connection, bytes),
+        None => connection.handle_timeout(Instant::now()),
     }
 }
 
@@ -583,6 +660,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
         let this = self.get_mut();
         loop {
             match step(this.connection.poll_event(), &mut this.peer_close) {
+                Step::Yield(Err(error)) if is_expiry(&error) => {
+                    // The peer is presumed gone: the connection dropped its
+                    // queue, and the piece in flight goes too, or the end
+                    // of the stream would wait for it forever.
+                    this.in_flight = InFlight::default();
+                    return Poll::Ready(Some(Err(error)));
+                }
                 Step::Yield(Err(error)) => {
                     // A protocol error of the peer queued its close (1002,
                     // 1007, 1009...): write it now, as far as the stream
@@ -596,13 +680,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                 Step::Idle => {}
             }
             if this.connection.state() == State::Closed {
-                // The last close goes out before the stream ends.
-                if let Err(e) = ready!(this.poll_drive(cx)) {
+                // The last close goes out before the stream ends, given
+                // the close timeout to do so by a peer that reads nothing.
+                match this.poll_drive(cx) {
+                    Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
+                    Poll::Ready(Ok(())) => return Poll::Ready(None),
+                    Poll::Pending => {
+                        let limit = this.connection.config().close_timeout;
+                        ready!(this.timer.poll_linger(limit, cx));
+                        this.in_flight = InFlight::default();
+                        let _ = this.connection.take_transmit();
+                        return Poll::Ready(None);
+                    }
+                }
+            }
+            if this.timer.poll_due(&this.connection, cx).is_ready() {
+                let io = Pin::new(&mut this.io);
+                let connection = &mut this.connection;
+                let act = |bytes: Option<&[u8]>| deadline_or_bytes(connection, bytes);
+                if let Err(e) = ready!(act_on_deadline(io, cx, act)) {
                     return Poll::Ready(Some(Err(e.into())));
                 }
-                return Poll::Ready(None);
-            }
-            if this.timer.poll(&mut this.connection, cx).is_ready() {
                 continue;
             }
             // The bytes read are used up: before reading more, write what

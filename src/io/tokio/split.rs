@@ -14,7 +14,10 @@ use futures_sink::Sink;
 use crate::{CloseCode, CloseFrame, Connection, Message, PreparedMessage, State};
 
 use super::super::{Step, TryFeedError, step, transport_failed};
-use super::{Error, InFlight, Timer, WebSocketStream, feed, poll_read_once, poll_write_pieces};
+use super::{
+    Error, InFlight, Timer, WebSocketStream, act_on_deadline, deadline_or_bytes, feed, is_expiry,
+    poll_read_once, poll_write_pieces,
+};
 
 type IoRead<S> = ::tokio::io::ReadHalf<S>;
 type IoWrite<S> = ::tokio::io::WriteHalf<S>;
@@ -137,6 +140,8 @@ struct Shared<S> {
     busy: AtomicBool,
     /// A half that found the baton taken, and must be woken when it is free.
     want: [AtomicBool; 2],
+    /// The reader gave up on the peer (a timer): nothing more is written.
+    abandoned: AtomicBool,
     wakers: Arc<Wakers>,
 }
 
@@ -207,6 +212,7 @@ pub(super) fn split<S: AsyncRead + AsyncWrite>(
         }),
         busy: AtomicBool::new(false),
         want: [AtomicBool::new(false), AtomicBool::new(false)],
+        abandoned: AtomicBool::new(false),
         wakers: Arc::default(),
     });
     let read = ReadHalf {
@@ -228,6 +234,14 @@ impl<S> Shared<S> {
     fn close_timer_moved(&self) {
         self.wakers.wake_side(Side::Reader);
     }
+
+    /// A timer says the peer takes nothing more: the next holder of the
+    /// baton drops what is left to write, and a writer waiting for room
+    /// is woken to learn it.
+    fn abandon(&self) {
+        self.abandoned.store(true, SeqCst);
+        self.wakers.wake_side(Side::Writer);
+    }
 }
 
 impl<S: AsyncWrite> Shared<S> {
@@ -244,8 +258,16 @@ impl<S: AsyncWrite> Shared<S> {
         }
         self.want[side as usize].store(false, SeqCst);
         let result = {
-            let mut writer = lock(&self.writer);
-            let writer = &mut *writer;
+            let mut guard = lock(&self.writer);
+            if self.abandoned.load(SeqCst) {
+                guard.in_flight = InFlight::default();
+                let _ = lock(&self.connection).take_transmit();
+                drop(guard);
+                let gone = "the peer took nothing more within the connection's timeouts";
+                let error = io::Error::new(io::ErrorKind::ConnectionAborted, gone);
+                return self.put_back(side, Poll::Ready(Err(error)));
+            }
+            let writer = &mut *guard;
             let waker = Waker::from(self.wakers.clone());
             let mut both = Context::from_waker(&waker);
             let result = poll_write_pieces(
@@ -266,6 +288,11 @@ impl<S: AsyncWrite> Shared<S> {
             }
             result
         };
+        self.put_back(side, result)
+    }
+
+    /// Lets go of the baton, waking the other half if it wanted it.
+    fn put_back<T>(&self, side: Side, result: Poll<T>) -> Poll<T> {
         self.busy.store(false, SeqCst);
         let other = match side {
             Side::Reader => Side::Writer,
@@ -318,21 +345,43 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for ReadHalf<S> {
                 (connection.poll_event(), connection.state())
             };
             match step(event, &mut this.peer_close) {
+                Step::Yield(Err(error)) if is_expiry(&error) => {
+                    shared.abandon();
+                    return Poll::Ready(Some(Err(error)));
+                }
                 Step::Yield(message) => return Poll::Ready(Some(message)),
                 Step::Again => continue,
                 Step::Idle => {}
             }
             if state == State::Closed {
-                if let Err(e) = ready!(shared.poll_write(Side::Reader, cx, false)) {
-                    return Poll::Ready(Some(Err(e.into())));
+                // The last close goes out first, given the close timeout
+                // by a peer that takes nothing (as on the whole stream).
+                if shared.abandoned.load(SeqCst) {
+                    return Poll::Ready(None);
                 }
-                return Poll::Ready(None);
+                match shared.poll_write(Side::Reader, cx, false) {
+                    Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(e.into()))),
+                    Poll::Ready(Ok(())) => return Poll::Ready(None),
+                    Poll::Pending => {
+                        let limit = lock(&shared.connection).config().close_timeout;
+                        ready!(this.timer.poll_linger(limit, cx));
+                        shared.abandon();
+                        return Poll::Ready(None);
+                    }
+                }
             }
             if this
                 .timer
-                .poll(&mut lock(&shared.connection), cx)
+                .poll_due(&lock(&shared.connection), cx)
                 .is_ready()
             {
+                // The lock only around the connection's part, not the read.
+                let act = |bytes: Option<&[u8]>| {
+                    deadline_or_bytes(&mut lock(&shared.connection), bytes);
+                };
+                if let Err(e) = ready!(act_on_deadline(Pin::new(&mut this.io), cx, act)) {
+                    return Poll::Ready(Some(Err(e.into())));
+                }
                 continue;
             }
             // The bytes read are used up. Answers (pongs, close) go out from
