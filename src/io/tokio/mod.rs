@@ -4,8 +4,11 @@
 //!
 //! See [`WebSocketStream`] for the calls, the `Stream` and `Sink` semantics,
 //! and [`ReadHalf`] for what the split halves guarantee.
+//! [`ReconnectingClient`] is a client that connects again after a loss,
+//! with [`Backoff`] and a hook to subscribe again.
 
 mod prepared;
+mod reconnect;
 mod split;
 #[cfg(feature = "rustls")]
 mod tls;
@@ -29,6 +32,7 @@ use crate::{CloseCode, CloseFrame, Config, Connection, Message, Role, State};
 
 use super::{Acceptor, Connector, Error, Step, accept_all, open, step, transport_failed};
 
+pub use reconnect::{Attempt, Backoff, BoxFuture, ReconnectingBuilder, ReconnectingClient, Unsent};
 pub use split::{ReadHalf, WriteHalf};
 #[cfg(feature = "rustls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
