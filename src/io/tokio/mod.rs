@@ -224,7 +224,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             let answer = within(config.handshake_timeout, async {
                 let mut buf = [0u8; 4096];
                 loop {
-                    let n = stream.read(&mut buf).await?;
+                    let n = read_some(&mut stream, &mut buf).await?;
                     if n == 0 {
                         return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
                     }
@@ -234,8 +234,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 }
             })
             .await?;
-            stream.write_all(&answer.bytes).await?;
-            stream.flush().await?;
+            write_whole(&mut stream, &answer.bytes).await?;
             answer.outcome?;
             Ok(Self::with_connection(stream, acceptor.open()))
         })
@@ -254,11 +253,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         Box::pin(async move {
             let mut connector = Connector::new(request, config)?;
             let connection = within(config.handshake_timeout, async {
-                stream.write_all(connector.request_bytes()).await?;
-                stream.flush().await?;
+                write_whole(&mut stream, connector.request_bytes()).await?;
                 let mut buf = [0u8; 4096];
                 loop {
-                    let n = stream.read(&mut buf).await?;
+                    let n = read_some(&mut stream, &mut buf).await?;
                     if n == 0 {
                         return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
                     }
@@ -418,6 +416,37 @@ async fn within<T>(
     }
 }
 
+/// Reads some bytes of an opening handshake, again after `Interrupted`,
+/// as the blocking adapter and std's `read_exact` do: that error means
+/// "call again", not a broken stream.
+async fn read_some<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match stream.read(buf).await {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
+/// Writes all of `bytes` and flushes, again after `Interrupted` (tokio's
+/// `write_all` gives up on it).
+async fn write_whole<S: AsyncWrite + Unpin>(stream: &mut S, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match stream.write(bytes).await {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    loop {
+        match stream.flush().await {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
 /// The one timer of a receiving side: a `Sleep` armed for the connection's
 /// next deadline, reset only when that deadline moves.
 #[derive(Debug, Default)]
@@ -527,14 +556,20 @@ fn poll_write_pieces<W: AsyncWrite + ?Sized>(
         if in_flight.first.is_empty() {
             break;
         }
-        let n = if in_flight.second.is_empty() {
-            ready!(io.as_mut().poll_write(cx, &in_flight.first))?
+        let written = if in_flight.second.is_empty() {
+            ready!(io.as_mut().poll_write(cx, &in_flight.first))
         } else {
             let pieces = [
                 io::IoSlice::new(&in_flight.first),
                 io::IoSlice::new(&in_flight.second),
             ];
-            ready!(io.as_mut().poll_write_vectored(cx, &pieces))?
+            ready!(io.as_mut().poll_write_vectored(cx, &pieces))
+        };
+        // `Interrupted` asks for the same call again (std's convention,
+        // which the blocking adapter follows too).
+        let n = match written {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => other?,
         };
         if n == 0 {
             return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
@@ -542,9 +577,14 @@ fn poll_write_pieces<W: AsyncWrite + ?Sized>(
         in_flight.advance(n);
         *unflushed = true;
     }
-    if *unflushed {
-        ready!(io.poll_flush(cx))?;
-        *unflushed = false;
+    while *unflushed {
+        match ready!(io.as_mut().poll_flush(cx)) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => {
+                other?;
+                *unflushed = false;
+            }
+        }
     }
     Poll::Ready(Ok(()))
 }
@@ -553,14 +593,20 @@ fn poll_write_pieces<W: AsyncWrite + ?Sized>(
 /// of stream) in the same poll, so nothing read is ever held across polls.
 /// The buffer is left uninitialized: `ReadBuf` hands out only the bytes the
 /// read filled, so the 64 KiB need no zeroing on every poll.
+/// `Interrupted` is read again.
 fn poll_read_once<R: AsyncRead + ?Sized>(
-    io: Pin<&mut R>,
+    mut io: Pin<&mut R>,
     cx: &mut Context<'_>,
     feed: impl FnOnce(&[u8]),
 ) -> Poll<io::Result<()>> {
     let mut buf = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
     let mut read = ReadBuf::uninit(&mut buf);
-    ready!(io.poll_read(cx, &mut read))?;
+    loop {
+        match ready!(io.as_mut().poll_read(cx, &mut read)) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => break other?,
+        }
+    }
     feed(read.filled());
     Poll::Ready(Ok(()))
 }
