@@ -267,6 +267,11 @@ impl<S: AsyncWrite> Shared<S> {
             result
         };
         self.busy.store(false, SeqCst);
+        // The connection is over: the reader, perhaps waiting for bytes that
+        // will never come, must wake to report it.
+        if let Poll::Ready(Err(_)) = result {
+            self.wakers.wake_side(Side::Reader);
+        }
         let other = match side {
             Side::Reader => Side::Writer,
             Side::Writer => Side::Reader,
