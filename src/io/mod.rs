@@ -12,6 +12,10 @@
 //! | `hyper::upgrade` | `hyper` | a connection that hyper 1 hands over (HTTP/1.1 or HTTP/2), as a `tokio::WebSocketStream` |
 //! | `axum::WebSocketUpgrade` | `axum` | the same in an axum 0.8 extractor |
 //!
+//! The tokio adapter also has `tokio::ReconnectingClient`: a client that
+//! connects again after a lost connection, with exponential backoff and
+//! jitter (RFC 6455 section 7.2.3), and a hook to subscribe again.
+//!
 //! Both share the same policy, the core's: pings and the peer's close are
 //! answered for you, on any call that touches the stream; a protocol error
 //! from the peer is returned once, its close frame already queued; after the

@@ -4,8 +4,11 @@
 //!
 //! See [`WebSocketStream`] for the calls, the `Stream` and `Sink` semantics,
 //! and [`ReadHalf`] for what the split halves guarantee.
+//! [`ReconnectingClient`] is a client that connects again after a loss,
+//! with [`Backoff`] and a hook to subscribe again.
 
 mod prepared;
+mod reconnect;
 mod split;
 #[cfg(feature = "rustls")]
 mod tls;
@@ -29,6 +32,7 @@ use crate::{CloseCode, CloseFrame, Config, Connection, Message, ProtocolError, R
 
 use super::{Acceptor, Connector, Error, Step, accept_all, open, step, transport_failed};
 
+pub use reconnect::{Attempt, Backoff, BoxFuture, ReconnectingBuilder, ReconnectingClient, Unsent};
 pub use split::{ReadHalf, WriteHalf};
 #[cfg(feature = "rustls")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rustls")))]
@@ -237,7 +241,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 let mut buf = Vec::with_capacity(HANDSHAKE_READ);
                 loop {
                     buf.clear();
-                    if stream.read_buf(&mut buf).await? == 0 {
+                    if read_some(&mut stream, &mut buf).await? == 0 {
                         return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
                     }
                     if let Some(answer) = acceptor.receive(&buf) {
@@ -246,8 +250,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 }
             })
             .await?;
-            stream.write_all(&answer.bytes).await?;
-            stream.flush().await?;
+            write_whole(&mut stream, &answer.bytes).await?;
             answer.outcome?;
             Ok(Self::with_connection(stream, acceptor.open()))
         })
@@ -266,12 +269,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         Box::pin(async move {
             let mut connector = Connector::new(request, config)?;
             let connection = within(config.handshake_timeout, async {
-                stream.write_all(connector.request_bytes()).await?;
-                stream.flush().await?;
+                write_whole(&mut stream, connector.request_bytes()).await?;
                 let mut buf = Vec::with_capacity(HANDSHAKE_READ);
                 loop {
                     buf.clear();
-                    if stream.read_buf(&mut buf).await? == 0 {
+                    if read_some(&mut stream, &mut buf).await? == 0 {
                         return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
                     }
                     if let Some(connection) = connector.receive(&buf)? {
@@ -437,6 +439,37 @@ fn is_expiry(error: &Error) -> bool {
         error,
         Error::Protocol(ProtocolError::IdleTimeout | ProtocolError::CloseTimeout)
     )
+}
+
+/// Reads some bytes of an opening handshake, again after `Interrupted`,
+/// as the blocking adapter and std's `read_exact` do: that error means
+/// "call again", not a broken stream.
+async fn read_some<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> io::Result<usize> {
+    loop {
+        match stream.read_buf(buf).await {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
+/// Writes all of `bytes` and flushes, again after `Interrupted` (tokio's
+/// `write_all` gives up on it).
+async fn write_whole<S: AsyncWrite + Unpin>(stream: &mut S, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match stream.write(bytes).await {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    loop {
+        match stream.flush().await {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
 }
 
 /// The one timer of a receiving side: a `Sleep` armed for the connection's
@@ -606,14 +639,20 @@ fn poll_write_pieces<W: AsyncWrite + ?Sized>(
         if in_flight.first.is_empty() {
             break;
         }
-        let n = if in_flight.second.is_empty() {
-            ready!(io.as_mut().poll_write(cx, &in_flight.first))?
+        let written = if in_flight.second.is_empty() {
+            ready!(io.as_mut().poll_write(cx, &in_flight.first))
         } else {
             let pieces = [
                 io::IoSlice::new(&in_flight.first),
                 io::IoSlice::new(&in_flight.second),
             ];
-            ready!(io.as_mut().poll_write_vectored(cx, &pieces))?
+            ready!(io.as_mut().poll_write_vectored(cx, &pieces))
+        };
+        // `Interrupted` asks for the same call again (std's convention,
+        // which the blocking adapter follows too).
+        let n = match written {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => other?,
         };
         if n == 0 {
             return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
@@ -621,9 +660,14 @@ fn poll_write_pieces<W: AsyncWrite + ?Sized>(
         in_flight.advance(n);
         *unflushed = true;
     }
-    if *unflushed {
-        ready!(io.poll_flush(cx))?;
-        *unflushed = false;
+    while *unflushed {
+        match ready!(io.as_mut().poll_flush(cx)) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => {
+                other?;
+                *unflushed = false;
+            }
+        }
     }
     Poll::Ready(Ok(()))
 }
@@ -632,14 +676,20 @@ fn poll_write_pieces<W: AsyncWrite + ?Sized>(
 /// of stream) in the same poll, so nothing read is ever held across polls.
 /// The buffer is left uninitialized: `ReadBuf` hands out only the bytes the
 /// read filled, so the 64 KiB need no zeroing on every poll.
+/// `Interrupted` is read again.
 fn poll_read_once<R: AsyncRead + ?Sized>(
-    io: Pin<&mut R>,
+    mut io: Pin<&mut R>,
     cx: &mut Context<'_>,
     feed: impl FnOnce(&[u8]),
 ) -> Poll<io::Result<()>> {
     let mut buf = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
     let mut read = ReadBuf::uninit(&mut buf);
-    ready!(io.poll_read(cx, &mut read))?;
+    loop {
+        match ready!(io.as_mut().poll_read(cx, &mut read)) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => break other?,
+        }
+    }
     feed(read.filled());
     Poll::Ready(Ok(()))
 }
