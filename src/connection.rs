@@ -93,8 +93,9 @@ pub struct Config {
     /// permessage-deflate (RFC 7692): what to offer or accept, the
     /// compression level and the size under which messages go out
     /// uncompressed. Default `None`: **compression is opt-in**, as in Node's
-    /// `ws`, because each connection that compresses holds about 420 KiB of
-    /// compressor and inflater state (see [`deflate`](crate::deflate)).
+    /// `ws`, because each connection that compresses holds about 405 KiB of
+    /// compressor state and history at 15-bit windows (see
+    /// [`deflate`](crate::deflate)).
     /// The handshake negotiates with it; [`Connection::with_deflate`] reads
     /// its level and threshold.
     #[cfg(feature = "deflate")]

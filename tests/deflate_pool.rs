@@ -2,7 +2,10 @@
 //! way): a message's inflater and compressor go back to the pool, reset,
 //! when the message ends, when it fails halfway (corrupt data, 1007; over
 //! the limit, 1009) and when a connection is dropped mid-message; the next
-//! connection then works with the same state.
+//! connection then works with the same state. Dedicated mode's inflaters
+//! come from the same pool (a connection keeps only its peer's last
+//! window): a state that failed halfway on one connection inflates the next
+//! one's back-references into its own history.
 //!
 //! The pool is one for the process, so these tests take turns.
 #![cfg(feature = "deflate")]
@@ -224,4 +227,61 @@ fn the_pool_keeps_few_idle_states() {
     assert_eq!(pool::idle().compressors, pool::MAX_IDLE);
     pool::clear();
     assert_eq!(pool::idle(), pool::Idle::default());
+}
+
+/// Dedicated mode at a 9-bit window: the server keeps only the client's
+/// last 512 inflated bytes and borrows its inflater from the same pool.
+fn dedicated_server() -> Connection {
+    let config = Config::default().deflate(DeflateConfig::dedicated(9));
+    Connection::with_deflate(
+        Role::Server,
+        config,
+        Some(DeflateParams::new(false, false, 9, 9)),
+    )
+}
+
+#[test]
+fn a_failed_message_leaves_the_next_connections_history_intact() {
+    let _serial = serial();
+    pool::clear();
+    // The client's side of a connection with context takeover at 9 bits.
+    let mut client = Deflater::new(6, 9, false);
+    let mut send = |text: &str| {
+        let mut payload = Vec::new();
+        client
+            .compress(text.as_bytes(), true, &mut payload)
+            .unwrap();
+        payload
+    };
+    let first = text(1500, 11);
+    let mut next = dedicated_server();
+    next.receive(&frame(0xc1, &send(&first)));
+    assert_eq!(
+        next.poll_event().unwrap(),
+        Some(Event::Message(Message::text(first.clone())))
+    );
+    assert_eq!(pool::idle().inflaters, 1, "the inflater went back");
+
+    // Another connection takes that inflater and fails halfway through a
+    // message, with a half-inflated window in the state.
+    let good = compressed(&[&text(2000, 0), ""]);
+    let failed = fail_halfway(dedicated_server(), &good[0], &[0x07, 0x00], 1007);
+
+    // The first connection's next message refers back into its own last
+    // window (the end of `first`, within the 250 bytes zlib reaches back
+    // at 9 bits), through the inflater that just failed.
+    let second = format!("{}!", &first[first.len() - 200..]);
+    let payload = send(&second);
+    assert!(
+        payload.len() < 16,
+        "{} bytes: the message is a back-reference",
+        payload.len()
+    );
+    next.receive(&frame(0xc1, &payload));
+    assert_eq!(
+        next.poll_event().unwrap(),
+        Some(Event::Message(Message::text(second)))
+    );
+    assert_eq!(pool::idle().inflaters, 1);
+    drop(failed);
 }

@@ -20,11 +20,14 @@
 //! Memory stays within the limit, the body and a constant for zlib's state
 //! in both.
 //!
-//! When a side resets its context (shared mode), its compressor or inflater
-//! comes from the pool for one message. The connection of 1 stays
+//! Every inflater comes from the pool for one message, primed with the
+//! peer's last window when the peer takes over its context (dedicated
+//! mode), and so does a compressor that resets its context (shared mode)
+//! or keeps it at a window of at most 10 bits. The connection of 1 stays
 //! alive through 2, so a message that failed halfway in 1 (1007 or 1009)
 //! must have given its inflater back, reset, on the failure path, and 2's
-//! receiver inflates its messages with that state.
+//! receiver inflates its messages, the second against the first, with that
+//! state.
 
 use std::sync::atomic::Ordering;
 

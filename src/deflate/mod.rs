@@ -52,53 +52,69 @@
 //!
 //! **Dedicated mode** ([`DeflateConfig::dedicated`], and the default): each
 //! side compresses against its previous messages, with windows of at most
-//! the bits the server answers (section 7.1.2). Each connection then owns
-//! its compressor and its inflater from its first compressed message in
-//! each direction until it is dropped. Nothing is allocated before that, and
-//! messages under [`DeflateConfig::min_size`] never wake the compressor.
+//! the bits the server answers (section 7.1.2). Between messages, all a
+//! side can refer back to is its last window of bytes, so a connection
+//! keeps those bytes for inflating (2^bits, 512 B at 9 bits) and borrows
+//! a zlib state from the [`pool`] for each message, primed with them. For
+//! compressing it does the same up to [`HISTORY_MAX_BITS`]; above, it owns
+//! a compressor, since priming one with a larger dictionary at every
+//! message costs more than compressing a small message. Nothing is
+//! allocated before the first compressed message, and messages under
+//! [`DeflateConfig::min_size`] never wake the compressor.
 //!
-//! Heap per server connection, counted by a counting allocator with zlib-rs
-//! 0.6 through flate2 1.1, at level 6, after one compressed message each way
-//! (`cargo test --test deflate_memory -- --nocapture`):
+//! Heap of an idle server connection after two compressed messages each
+//! way, over the same connection without compression (512 B), counted with
+//! zlib-rs 0.6 through flate2 1.1 at level 6 (`cargo test --test
+//! deflate_memory -- --nocapture`); [`DeflateConfig::dedicated`] has every
+//! window size:
 //!
-//! | mode | compressor | inflater | both |
-//! |---|---|---|---|
-//! | dedicated, 15-bit windows | 382,377 B | 47,683 B | 430,060 B (420 KiB) |
-//! | dedicated, 14 | 316,841 B | 47,683 B | 364,524 B |
-//! | dedicated, 13 | 284,073 B | 47,683 B | 331,756 B |
-//! | dedicated, 12 | 267,689 B | 47,683 B | 315,372 B |
-//! | dedicated, 11 | 259,497 B | 47,686 B | 307,183 B |
-//! | dedicated, 10 | 255,401 B | 47,686 B | 303,087 B |
-//! | dedicated, 9 (8 is served as 9) | 253,353 B | 47,552 B | 300,905 B (294 KiB) |
-//! | shared, idle | 0 | 0 | about 550 B of bookkeeping |
+//! | mode | compressor kept | inflater kept | idle connection |
+//! |---|---:|---:|---:|
+//! | dedicated, 15-bit windows | 382,377 B | 32,899 B | 414,749 B (405 KiB) |
+//! | dedicated, 12 | 267,689 B | 4,227 B | 271,389 B |
+//! | dedicated, 11 | 259,497 B | 2,182 B | 261,149 B |
+//! | dedicated, 9 (8 is served as 9) | history, 512 B | 512 B | 3,056 B |
+//! | shared | 0 | 0 | 609 B |
 //!
 //! An idle server connection in shared mode, after two compressed messages
-//! each way, holds 1,049 B of heap including the `Connection` itself,
-//! against 504 B for one without compression (1,000 connections, the same
+//! each way, holds 1,121 B of heap including the `Connection` itself,
+//! against 512 B for one without compression (1,000 connections, the same
 //! test). The pool holds at most [`pool::MAX_IDLE`] compressors and as many
 //! inflaters in all; a connection in the middle of a message holds one
-//! of each it is using.
+//! of each it is using (253 to 382 KiB for a compressor, 47 KiB for an
+//! inflater).
 //!
-//! Why the compressor stays large at small windows: zlib-rs allocates its
-//! window (2 × 2^bits), its chain table (2 × 2^bits) and, whatever the
+//! Why an owned compressor stays large at small windows: zlib-rs allocates
+//! its window (2 × 2^bits), its chain table (2 × 2^bits) and, whatever the
 //! window, a 128 KiB hash table and 112 KiB of symbol and pending buffers
-//! sized by zlib's memory level, which flate2 fixes at 8. A smaller memory
-//! level would take a compressor at 9 bits to about 131 KiB, but flate2
-//! does not expose it. The inflater's state and its 32 KiB window do not
-//! shrink either: with 15-bit windows it can inflate data from any peer.
+//! sized by zlib's memory level, which flate2 fixes at 8. Even at memory
+//! level 1 (zlib-rs's own API) a 9-bit compressor would keep 136 KiB, and
+//! the inflater state 47 KiB with its 32 KiB window whatever the bits: over
+//! 180 KiB together. Keeping the history instead takes 9 bits to 3 KiB.
 //!
 //! # Choosing one
 //!
 //! - **A server for many browsers** (chat, notifications, dashboards):
-//!   shared mode. 100,000 idle connections hold about 105 MB of heap instead
-//!   of 43 GB once each has compressed in both directions, and the answer
-//!   is one every browser accepts (Chromium and Firefox offer
+//!   shared mode. 100,000 idle connections hold about 112 MB of heap
+//!   instead of 41 GB (dedicated, 15 bits) once each has compressed in
+//!   both directions, and the answer is one every browser accepts (Chromium and Firefox offer
 //!   `permessage-deflate; client_max_window_bits`). The price is ratio on
 //!   small messages that repeat what the previous ones said: each message
-//!   is compressed on its own.
+//!   is compressed on its own. Measured by `benches/compare`'s
+//!   `deflate_scale` (10,000 connections, 5 chat messages of 200 B to
+//!   2 KiB each way): shared mode holds 702 B per idle connection over
+//!   an uncompressed one and sends 10.8% of the text; dedicated mode at
+//!   15 bits sends 5.9% but holds 406 KiB; at 9 bits it holds 4 KiB but
+//!   sends 14.2% (zlib reaches back only 250 bytes) and compresses at a
+//!   quarter of the speed (zlib-rs rescans its 128 KiB hash table every
+//!   time a 512-byte window slides). The chat example uses shared mode
+//!   for these reasons.
 //! - **Few connections that carry much similar data** (a feed to a handful
 //!   of consumers, a bulk API): dedicated mode, 15-bit windows, for the best
-//!   ratio. Smaller windows save little: 9 bits still costs 294 KiB.
+//!   ratio. At 9 or 10 bits dedicated mode keeps only the windows (3 to
+//!   4 KiB per idle connection) and still compresses each message against
+//!   the ones before it; at 11 bits and above a connection owns a
+//!   compressor (255 KiB and more).
 //! - **Broadcast**: shared mode lets a
 //!   [`PreparedMessage`](crate::PreparedMessage) be compressed once per
 //!   window size and sent to every connection as the same bytes.
@@ -119,7 +135,7 @@ mod codec;
 mod negotiate;
 pub mod pool;
 
-pub use codec::{CompressError, Deflater, InflateError, Inflater};
+pub use codec::{CompressError, Deflater, HISTORY_MAX_BITS, InflateError, Inflater};
 pub use negotiate::{
     DeflateConfig, DeflateParams, EXTENSION_NAME, NegotiationError, Params, accept_offer,
     check_answer, offer,

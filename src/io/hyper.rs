@@ -19,7 +19,7 @@
 //!   (feature `deflate`, on by default), with [`DeflateConfig::default`]:
 //!   browsers offer it, and text compresses well. A bare
 //!   [`Config::default`] leaves compression off, because each connection
-//!   that compresses holds about 420 KiB of state (see
+//!   that compresses holds about 405 KiB of state at 15-bit windows (see
 //!   [`deflate`](crate::deflate)); so does
 //!   [`Upgrade::deflate(None)`](Upgrade::deflate).
 //! - **A subprotocol is chosen only from [`Upgrade::protocols`]**: the first

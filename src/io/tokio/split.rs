@@ -288,17 +288,17 @@ impl<S: AsyncWrite> Shared<S> {
             }
             result
         };
+        // The connection is over: the reader, perhaps waiting for bytes that
+        // will never come, must wake to report it.
+        if let Poll::Ready(Err(_)) = result {
+            self.wakers.wake_side(Side::Reader);
+        }
         self.put_back(side, result)
     }
 
     /// Lets go of the baton, waking the other half if it wanted it.
     fn put_back<T>(&self, side: Side, result: Poll<T>) -> Poll<T> {
         self.busy.store(false, SeqCst);
-        // The connection is over: the reader, perhaps waiting for bytes that
-        // will never come, must wake to report it.
-        if let Poll::Ready(Err(_)) = result {
-            self.wakers.wake_side(Side::Reader);
-        }
         let other = match side {
             Side::Reader => Side::Writer,
             Side::Writer => Side::Reader,
