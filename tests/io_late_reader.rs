@@ -3,11 +3,14 @@
 //! sending: the bytes waiting in the stream count before the deadline
 //! does, so the message is received and the connection is not failed as
 //! idle.
-#![cfg(feature = "tokio")]
+#![cfg(all(feature = "std", feature = "tokio"))]
 
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use rfc6455::io::blocking::WebSocket;
 use rfc6455::io::tokio::WebSocketStream;
 use rfc6455::{Config, Message, Role};
 use tokio::io::AsyncWriteExt;
@@ -45,6 +48,24 @@ async fn the_same_on_a_read_half() {
     let got = read.recv().await;
     assert!(
         matches!(&got, Some(Ok(m)) if *m == Message::text("late")),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn the_same_on_the_blocking_adapter() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (ours, _) = listener.accept().unwrap();
+    let config = Config::default().idle_timeout(IDLE);
+    let mut ws = WebSocket::from_raw(ours, Role::Server, &[], config);
+    std::thread::sleep(IDLE / 2);
+    peer.write_all(&LATE).unwrap();
+    // Away for longer than the idle timeout.
+    std::thread::sleep(IDLE * 2);
+    let got = ws.read();
+    assert!(
+        matches!(&got, Ok(Some(m)) if *m == Message::text("late")),
         "{got:?}"
     );
 }

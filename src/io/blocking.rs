@@ -60,7 +60,9 @@ mod prepared;
 ///   keepalive ping when it is due, and returns
 ///   [`ProtocolError::IdleTimeout`](crate::ProtocolError::IdleTimeout) (or
 ///   `CloseTimeout`) as [`Error::Protocol`] when the peer went silent; the
-///   next `read` gives `Ok(None)`. While timers run, the adapter owns the
+///   next `read` gives `Ok(None)`. A `read` called after a deadline passed
+///   (the caller was busy) first takes the bytes waiting in the stream: a
+///   peer that sent them is not idle. While timers run, the adapter owns the
 ///   stream's read timeout; with no timer it leaves it alone. The opening
 ///   handshake gives up after [`Config::handshake_timeout`] with
 ///   [`Error::HandshakeTimeout`]. This is why the stream must be
@@ -346,16 +348,12 @@ impl<S: Read + Write + ReadTimeout> WebSocket<S> {
                 }
                 continue;
             }
-            // The timers: act on a deadline reached, and let the read wait
-            // no longer than the next one.
+            // The timers: the read waits no longer than the next deadline.
+            // One already reached is acted on only after a read finds
+            // nothing waiting: bytes that arrived while the caller was away
+            // count first, since a peer that sent them is not idle.
             let now = Instant::now();
             let deadline = self.connection.poll_timeout();
-            if let Some(deadline) = deadline
-                && deadline <= now
-            {
-                self.connection.handle_timeout(now);
-                continue;
-            }
             // The bytes read are used up: before reading more, write what
             // is queued (answers, and messages written but not flushed),
             // so that the echoes of one read go out in one write and
@@ -365,7 +363,7 @@ impl<S: Read + Write + ReadTimeout> WebSocket<S> {
                 Err(e) if is_would_block(&e) => {}
                 other => other?,
             }
-            self.arm(deadline.map(|deadline| deadline - now))?;
+            self.arm(deadline.map(|deadline| deadline.saturating_duration_since(now)))?;
             if self.buf.len() != self.read_buffer_size {
                 self.buf = vec![0; self.read_buffer_size];
             }
@@ -373,12 +371,14 @@ impl<S: Read + Write + ReadTimeout> WebSocket<S> {
                 Ok(0) => self.connection.receive_eof(),
                 Ok(n) => self.connection.receive_at(&self.buf[..n], Instant::now()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // Our own read timeout: the loop acts on the deadline. A
-                // non-blocking stream's `WouldBlock` before it goes to the
-                // caller.
+                // Our own read timeout: act on the deadline. A non-blocking
+                // stream's `WouldBlock` before it goes to the caller.
                 Err(e)
                     if is_would_block(&e)
-                        && deadline.is_some_and(|d| Instant::now() + TIMER_SLACK >= d) => {}
+                        && deadline.is_some_and(|d| Instant::now() + TIMER_SLACK >= d) =>
+                {
+                    self.connection.handle_timeout(Instant::now());
+                }
                 Err(e) => return Err(e.into()),
             }
         }
