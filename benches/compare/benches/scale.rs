@@ -68,10 +68,10 @@
 //!
 //! Every run is bounded (the ramp by the ping moment, the ping round by
 //! `SCALE_PING_WAIT_MS`, the storm by `SCALE_STORM_WAIT_MS`, each child by a
-//! deadline of its own) and every
-//! child is killed when the bench ends, panics or dies. The bench fails,
-//! after printing its tables, if a connection did not open, a ping was not
-//! seen, or an echo was missing at a rate every column held.
+//! deadline of its own) and every child is killed when the bench ends,
+//! panics or dies. The bench fails, after printing its tables, if a
+//! connection did not open, a ping was not seen, an echo was missing at a
+//! rate every column held, or a storm client did not come back.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
