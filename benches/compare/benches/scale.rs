@@ -30,6 +30,23 @@
 //! again on its port ([`ServerGroup::kill_all`], [`ServerGroup::start_all`]),
 //! and 20 new connections each echo a message.
 //!
+//! **Reconnect storm.** `SCALE_STORM_CLIENTS` clients of our
+//! `rfc6455::io::tokio::ReconnectingClient`, in `SCALE_STORM_GENS`
+//! generator processes (one 127.x source address each, see
+//! `src/storm.rs`), connect to `SCALE_STORM_PROCS` server processes of
+//! each column of `SCALE_STORM_SERVERS` and echo one message each (the
+//! client's `on_connect` hook, echo checked byte for byte). Then every
+//! server process is killed (`SIGKILL`), started again after
+//! `SCALE_STORM_DOWN_MS`, and every client comes back through its backoff
+//! and echoes again. Reported: the time from the kill until the last client
+//! is back (and the median client), the growth of `ListenOverflows` and
+//! `ListenDrops` (`/proc/net/netstat`) over the storm, and the attempts
+//! from the clients' `on_attempt` reports (refused, timed out, reset; per
+//! client; the most that ended in one 100 ms slot). Each storm runs with
+//! the backoff's jitter off and on, in turns. A client not back within
+//! `SCALE_STORM_WAIT_MS`, one that gave up, and an echo that differs fail
+//! the bench.
+//!
 //! Environment (defaults in brackets): `SCALE_CONNS` [100000],
 //! `SCALE_PROCS` [6], `SCALE_GENS` [8], `SCALE_PARALLEL` [128],
 //! `SCALE_ROUNDS` [2], `SCALE_PING_AFTER_MS` [0.6 ms per connection, at
@@ -40,23 +57,33 @@
 //! `SCALE_SERVERS` [the four columns], `SCALE_LATENCY_RATES`
 //! [10000,50000,100000; empty skips], `SCALE_LATENCY_CONNS` [1000],
 //! `SCALE_LATENCY_PROCS` [2], `SCALE_LATENCY_ROUNDS` [3],
-//! `SCALE_LATENCY_WINDOW_MS` [2000], `SCALE_LATENCY_WARMUP_MS` [500].
+//! `SCALE_LATENCY_WINDOW_MS` [2000], `SCALE_LATENCY_WARMUP_MS` [500],
+//! `SCALE_STORM_CLIENTS` [50000; 0 skips], `SCALE_STORM_PROCS` [4],
+//! `SCALE_STORM_GENS` [4], `SCALE_STORM_PARALLEL` [128: first connections
+//! under way per generator], `SCALE_STORM_SERVERS` [ours-tokio],
+//! `SCALE_STORM_ROUNDS` [3], `SCALE_STORM_BASE_MS` [100],
+//! `SCALE_STORM_CAP_MS` [10000], `SCALE_STORM_TRIES` [30],
+//! `SCALE_STORM_DOWN_MS` [0], `SCALE_STORM_WAIT_MS` [120000: for the
+//! first connections, and again for the storm].
 //!
 //! Every run is bounded (the ramp by the ping moment, the ping round by
-//! `SCALE_PING_WAIT_MS`, each child by a deadline of its own) and every
-//! child is killed when the bench ends, panics or dies. The bench fails,
-//! after printing its tables, if a connection did not open, a ping was not
-//! seen, or an echo was missing at a rate every column held.
+//! `SCALE_PING_WAIT_MS`, the storm by `SCALE_STORM_WAIT_MS`, each child by a
+//! deadline of its own) and every child is killed when the bench ends,
+//! panics or dies. The bench fails, after printing its tables, if a
+//! connection did not open, a ping was not seen, an echo was missing at a
+//! rate every column held, or a storm client did not come back.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use rfc6455::io::tokio::Backoff;
 use rfc6455_compare::latency;
 use rfc6455_compare::load;
 use rfc6455_compare::machine;
 use rfc6455_compare::scale::{self, Generator, GeneratorPlan, PER_PROCESS, ServerGroup};
 use rfc6455_compare::servers::Server;
+use rfc6455_compare::storm::{self, StormGenerator, StormPlan, StormReport};
 use rfc6455_compare::table::{env_list, env_number, median};
 
 /// The column every ratio divides by.
@@ -184,6 +211,184 @@ fn run(server: Server, plan: Plan, index: usize) -> Run {
     }
 }
 
+/// What the reconnect storm is told.
+#[derive(Clone, Copy)]
+struct StormSettings {
+    clients: usize,
+    procs: usize,
+    gens: usize,
+    parallel: usize,
+    base: Duration,
+    cap: Duration,
+    max_tries: u32,
+    /// From the servers' death to their start again.
+    down: Duration,
+    /// How long the first connections, and then the storm, may take.
+    wait: Duration,
+}
+
+/// One storm.
+#[derive(Clone, Debug, Default)]
+struct Storm {
+    connected: usize,
+    /// From the kill to every server process gone (the kernel closing
+    /// their sockets).
+    dead: Duration,
+    /// From the kill to every server process listening again.
+    restart: Duration,
+    report: StormReport,
+    /// `ListenOverflows` and `ListenDrops` over the storm.
+    overflows: u64,
+    drops: u64,
+    /// The most `ListenDrops` grew in one 100 ms sample.
+    peak_drops: u64,
+}
+
+impl Storm {
+    /// Clients neither back nor given up when the wait ran out.
+    fn missing(&self) -> usize {
+        self.connected - self.report.reconnected - self.report.gave_up
+    }
+
+    /// From the kill until the last client's echo, if every one came back.
+    fn all_back(&self) -> Option<Duration> {
+        (self.report.reconnected == self.connected && self.connected > 0)
+            .then(|| self.quantile(1.0))
+    }
+
+    fn quantile(&self, q: f64) -> Duration {
+        let mut times = self.report.times_us.clone();
+        times.sort_unstable();
+        if times.is_empty() {
+            return Duration::ZERO;
+        }
+        let at = ((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1;
+        Duration::from_micros(times[at])
+    }
+
+    /// Attempts per client after the loss: (mean, p99, max).
+    fn attempts(&self) -> (f64, u64, u64) {
+        let counts = &self.report.per_client;
+        let clients: u64 = counts.iter().sum();
+        let mean = self.report.attempts as f64 / clients.max(1) as f64;
+        let mut seen = 0;
+        let mut p99 = 0;
+        for (n, count) in counts.iter().enumerate() {
+            seen += count;
+            if seen * 100 >= clients * 99 {
+                p99 = n as u64;
+                break;
+            }
+        }
+        let max = counts.iter().rposition(|&c| c > 0).unwrap_or(0) as u64;
+        (mean, p99, max)
+    }
+}
+
+/// Runs one reconnect storm against `server`: `settings.clients` clients of
+/// our `ReconnectingClient` connect and echo, every server process is
+/// killed and started again, and each client comes back through its
+/// backoff (with `jitter` or without). `index` picks fresh source
+/// addresses.
+fn storm(server: Server, settings: StormSettings, jitter: bool, index: usize) -> Storm {
+    let deadline = settings.wait * 2 + settings.down + Duration::from_secs(60);
+    let mut group = ServerGroup::start(server, settings.procs, None, deadline);
+    let backoff = Backoff::new(settings.base, settings.cap)
+        .max_tries(settings.max_tries)
+        .jitter(jitter);
+    let mut generators: Vec<StormGenerator> = (0..settings.gens)
+        .map(|g| {
+            let first = settings.clients * g / settings.gens;
+            let count = settings.clients * (g + 1) / settings.gens - first;
+            let source = IpAddr::V4(Ipv4Addr::new(
+                127,
+                1 + (index % 250) as u8,
+                100 + (g / 250) as u8,
+                (g % 250 + 1) as u8,
+            ));
+            StormGenerator::start(&StormPlan {
+                addr: group.addr(),
+                source,
+                count,
+                first,
+                parallel: settings.parallel,
+                backoff,
+                wait: settings.wait,
+                deadline,
+            })
+        })
+        .collect();
+    for generator in &mut generators {
+        generator.go();
+    }
+    let mut connected = 0;
+    for generator in &mut generators {
+        let (ok, failed) = generator.connected();
+        connected += ok;
+        if failed > 0 {
+            eprintln!("storm, {}: {failed} clients did not connect", server.name());
+        }
+    }
+    // The accept queues' drops, sampled every 100 ms until the storm ends.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let start = storm::listen_counters();
+            let (mut last, mut peak) = (start.1, 0);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(100));
+                let now = storm::listen_counters();
+                peak = peak.max(now.1 - last);
+                last = now.1;
+            }
+            let end = storm::listen_counters();
+            (end.0 - start.0, end.1 - start.1, peak.max(end.1 - last))
+        })
+    };
+    std::thread::sleep(Duration::from_millis(150));
+    let kill_us = storm::unix_us();
+    group.kill_all();
+    let dead = Duration::from_micros(storm::unix_us() - kill_us);
+    std::thread::sleep(settings.down);
+    group.start_all();
+    let restart = Duration::from_micros(storm::unix_us() - kill_us);
+    for generator in &mut generators {
+        generator.watch(kill_us);
+    }
+    let mut report = StormReport::default();
+    for generator in &mut generators {
+        report.merge(&generator.report());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (overflows, drops, peak_drops) = sampler.join().expect("the sampler");
+    group.kill_all();
+    drop(generators);
+    Storm {
+        connected,
+        dead,
+        restart,
+        report,
+        overflows,
+        drops,
+        peak_drops,
+    }
+}
+
+fn storm_servers() -> Vec<Server> {
+    let names = std::env::var("SCALE_STORM_SERVERS").unwrap_or_else(|_| "ours-tokio".into());
+    let columns: Vec<Server> = names
+        .split(',')
+        .map(|n| Server::from_name(n.trim()).unwrap_or_else(|| panic!("no server {n}")))
+        .collect();
+    assert!(
+        columns.iter().all(|c| scale::COLUMNS.contains(c)),
+        "the scale columns are {:?}",
+        scale::COLUMNS.map(Server::name)
+    );
+    columns
+}
+
 fn servers() -> Vec<Server> {
     let mut columns: Vec<Server> = match std::env::var("SCALE_SERVERS") {
         Ok(names) => names
@@ -250,6 +455,28 @@ fn main() {
     let lat_rounds: usize = env_number("SCALE_LATENCY_ROUNDS", 3);
     let window = Duration::from_millis(env_number("SCALE_LATENCY_WINDOW_MS", 2000));
     let warmup = Duration::from_millis(env_number("SCALE_LATENCY_WARMUP_MS", 500));
+    let storm_settings = StormSettings {
+        clients: env_number("SCALE_STORM_CLIENTS", 50_000),
+        procs: env_number("SCALE_STORM_PROCS", 4),
+        gens: env_number("SCALE_STORM_GENS", 4),
+        parallel: env_number("SCALE_STORM_PARALLEL", 128),
+        base: Duration::from_millis(env_number("SCALE_STORM_BASE_MS", 100)),
+        cap: Duration::from_millis(env_number("SCALE_STORM_CAP_MS", 10_000)),
+        max_tries: env_number("SCALE_STORM_TRIES", 30),
+        down: Duration::from_millis(env_number("SCALE_STORM_DOWN_MS", 0)),
+        wait: Duration::from_millis(env_number("SCALE_STORM_WAIT_MS", 120_000)),
+    };
+    let storm_rounds: usize = env_number("SCALE_STORM_ROUNDS", 3);
+    let storm_columns = storm_servers();
+    assert!(
+        storm_settings.clients.div_ceil(storm_settings.procs.max(1)) <= PER_PROCESS
+            && storm_settings.clients.div_ceil(storm_settings.gens.max(1)) <= PER_PROCESS,
+        "{} storm clients need more processes than {} servers and {} generators \
+         (at most {PER_PROCESS} each)",
+        storm_settings.clients,
+        storm_settings.procs,
+        storm_settings.gens
+    );
     let per_process = plan.conns.div_ceil(plan.procs);
     assert!(
         per_process <= PER_PROCESS && plan.conns.div_ceil(plan.gens) <= PER_PROCESS,
@@ -406,6 +633,70 @@ fn main() {
         }
     }
 
+    // ---- the reconnect storm ----
+    // storms[c][0]: without jitter, storms[c][1]: with.
+    let mut storms: Vec<[Vec<Storm>; 2]> = vec![[Vec::new(), Vec::new()]; storm_columns.len()];
+    if storm_settings.clients > 0 {
+        for round in 0..storm_rounds {
+            for turn in 0..2 * storm_columns.len() {
+                // Jitter off and on in turns, the first alternating by round.
+                let jitter = (turn + round) % 2 == 1;
+                let c = turn / 2;
+                let server = storm_columns[c];
+                let result = storm(server, storm_settings, jitter, index);
+                index += 1;
+                let (mean, p99, max) = result.attempts();
+                eprintln!(
+                    "storm, {}, jitter {}: {} connected, dead {:.0} ms, restart {:.0} ms, back {} \
+                     (p50 {:.0} ms), {} given up, {} missing, {} mismatched; attempts \
+                     {} ({} refused, {} timed out, {} reset, {} other), per client mean \
+                     {mean:.2} p99 {p99} max {max}; ListenOverflows {} ListenDrops {} \
+                     (peak {} per 100 ms); attempts peak {} per 100 ms",
+                    server.name(),
+                    if jitter { "on" } else { "off" },
+                    result.connected,
+                    result.dead.as_secs_f64() * 1e3,
+                    result.restart.as_secs_f64() * 1e3,
+                    result.all_back().map_or("not all".to_string(), |d| format!(
+                        "{:.0} ms",
+                        d.as_secs_f64() * 1e3
+                    )),
+                    result.quantile(0.5).as_secs_f64() * 1e3,
+                    result.report.gave_up,
+                    result.missing(),
+                    result.report.mismatched,
+                    result.report.attempts,
+                    result.report.refused,
+                    result.report.timed_out,
+                    result.report.reset,
+                    result.report.other,
+                    result.overflows,
+                    result.drops,
+                    result.peak_drops,
+                    result.report.peak_attempts()
+                );
+                if result.connected != storm_settings.clients
+                    || result.all_back().is_none()
+                    || result.report.mismatched > 0
+                {
+                    failures.push(format!(
+                        "storm, {}, jitter {}: {} of {} connected, {} back, {} given up, \
+                         {} missing, {} echoes mismatched",
+                        server.name(),
+                        if jitter { "on" } else { "off" },
+                        result.connected,
+                        storm_settings.clients,
+                        result.report.reconnected,
+                        result.report.gave_up,
+                        result.missing(),
+                        result.report.mismatched
+                    ));
+                }
+                storms[c][usize::from(jitter)].push(result);
+            }
+        }
+    }
+
     // ---- tables ----
     if plan.conns > 0 {
         println!(
@@ -546,6 +837,79 @@ fn main() {
                         ));
                     }
                 }
+            }
+        }
+        println!();
+    }
+    if storm_settings.clients > 0 {
+        let s = storm_settings;
+        println!(
+            "Reconnect storm: {} clients of `ReconnectingClient` in {} generator processes \
+             (one 127.x source address each), connected to {} server processes (current-thread \
+             runtime each, one port, SO_REUSEPORT), each having echoed one {}-byte message; \
+             every server process is killed (SIGKILL) and started again{}; each client comes \
+             back through its backoff (base {} ms, cap {} ms, at most {} tries; TCP connect, \
+             handshake and echo 10 s each) and echoes again, checked byte for byte. Times from \
+             the kill; {} rounds, jitter off and on in turns; medians over rounds.\n",
+            s.clients,
+            s.gens,
+            s.procs,
+            storm::MESSAGE,
+            if s.down.is_zero() {
+                String::new()
+            } else {
+                format!(" after {} ms", s.down.as_millis())
+            },
+            s.base.as_millis(),
+            s.cap.as_millis(),
+            s.max_tries,
+            storm_rounds
+        );
+        println!(
+            "| server | jitter | all back, s | p50 back, s | servers gone, ms | restarted, ms | ListenOverflows | \
+             ListenDrops | peak drops / 100 ms | attempts | peak attempts / 100 ms | refused | timed out | reset | \
+             attempts per client (mean, p99, max) | not back | all back, s (per round) |"
+        );
+        println!(
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
+        );
+        for (c, server) in storm_columns.iter().enumerate() {
+            for jitter in [false, true] {
+                let runs = &storms[c][usize::from(jitter)];
+                let med = |f: &dyn Fn(&Storm) -> f64| median(runs.iter().map(f).collect());
+                let secs = |d: Option<Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64());
+                let (mean, p99, max) = (
+                    med(&|r| r.attempts().0),
+                    med(&|r| r.attempts().1 as f64),
+                    runs.iter().map(|r| r.attempts().2).max().unwrap_or(0),
+                );
+                println!(
+                    "| {} | {} | {:.2} | {:.2} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | \
+                     {:.0} | {:.0} | {mean:.2}, {p99:.0}, {max} | {} | {} |",
+                    server.name(),
+                    if jitter { "on" } else { "off" },
+                    med(&|r| secs(r.all_back())),
+                    med(&|r| r.quantile(0.5).as_secs_f64()),
+                    med(&|r| r.dead.as_secs_f64() * 1e3),
+                    med(&|r| r.restart.as_secs_f64() * 1e3),
+                    med(&|r| r.overflows as f64),
+                    med(&|r| r.drops as f64),
+                    med(&|r| r.peak_drops as f64),
+                    med(&|r| r.report.attempts as f64),
+                    med(&|r| r.report.peak_attempts() as f64),
+                    med(&|r| r.report.refused as f64),
+                    med(&|r| r.report.timed_out as f64),
+                    med(&|r| r.report.reset as f64),
+                    runs.iter()
+                        .map(|r| r.connected - r.report.reconnected)
+                        .sum::<usize>(),
+                    runs.iter()
+                        .map(|r| r
+                            .all_back()
+                            .map_or("-".into(), |d| format!("{:.2}", d.as_secs_f64())))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
             }
         }
         println!();

@@ -126,6 +126,12 @@ impl ChildProcess {
         rss_of(self.child.id())
     }
 
+    /// Sends the child `SIGKILL` without waiting for it to end (dropping it
+    /// waits).
+    pub fn signal_kill(&mut self) {
+        let _ = self.child.kill();
+    }
+
     /// Kills the child and waits for it.
     pub fn kill(&mut self) {
         self.stdin = None;

@@ -22,6 +22,7 @@ pub mod peers;
 pub mod scale;
 pub mod servers;
 pub mod sizes;
+pub mod storm;
 pub mod table;
 
 use table::median;

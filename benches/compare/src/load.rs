@@ -175,7 +175,7 @@ pub async fn connect_from(
 }
 
 /// A socket bound to `ip`, its port left to `connect`.
-fn bound_socket(ip: std::net::IpAddr) -> std::io::Result<TcpSocket> {
+pub(crate) fn bound_socket(ip: std::net::IpAddr) -> std::io::Result<TcpSocket> {
     use std::os::fd::AsRawFd;
     let socket = match ip {
         std::net::IpAddr::V4(_) => TcpSocket::new_v4()?,

@@ -24,6 +24,9 @@
 //!   `pinged <count> <last_us>` (microseconds from the ping moment to the
 //!   last ping seen), then holds its connections until it is killed, its
 //!   standard input closes or its deadline passes.
+//! - **A storm generator** (this binary with `--storm`) holds clients of
+//!   our `ReconnectingClient` through a kill and restart of the group: see
+//!   `crate::storm`.
 //!
 //! Every child dies with the bench ([`child::die_with_parent`]) and exits
 //! by itself at its deadline.
@@ -93,6 +96,9 @@ pub fn child_if_asked() {
     }
     if let Some(at) = args.iter().position(|a| a == "--generate") {
         generate(&args[at + 1..]);
+    }
+    if let Some(at) = args.iter().position(|a| a == "--storm") {
+        crate::storm::generate(&args[at + 1..]);
     }
 }
 
@@ -341,6 +347,10 @@ impl ServerGroup {
     /// Kills every process at once (`SIGKILL`): their connections are
     /// reset, their listeners gone; the port stays reserved.
     pub fn kill_all(&mut self) {
+        // Every signal first, then the waits: the processes die together.
+        for process in &mut self.processes {
+            process.signal_kill();
+        }
         self.processes.clear();
     }
 
