@@ -121,6 +121,15 @@
 //!   [`PreparedMessage`](crate::PreparedMessage) be compressed once per
 //!   window size and sent to every connection as the same bytes.
 //!
+//! What the crate does by default: the HTTP helpers
+//! (`rfc6455::hyper`, `rfc6455::axum`) agree shared mode when a
+//! client offers permessage-deflate, as do the `hyper_server`,
+//! `axum_server` and `chat` examples. [`DeflateConfig::default`] stays
+//! dedicated mode at 15 bits, the best ratio and what a client offers; so
+//! does `examples/echo_server.rs` (the Autobahn target; `--deflate shared`
+//! for browsers). A bare [`Config::default`](crate::Config::default) and
+//! the tokio and blocking adapters' `accept` leave compression off.
+//!
 //! A server in shared mode adds `server_no_context_takeover` and
 //! `client_no_context_takeover` to every answer (sections 7.1.1.1 and
 //! 7.1.1.2 let it); see [`DeflateConfig::shared`] for what happens when a
