@@ -7,8 +7,9 @@
 //!
 //! With port 0 the system picks a free port; the first line printed names
 //! the address either way. The extractor, `rfc6455::axum::WebSocketUpgrade`,
-//! checks the request, answers it (permessage-deflate agreed when the client
-//! offers it) and runs the callback in a task of its own. The route uses
+//! checks the request, answers it (permessage-deflate agreed in shared mode
+//! when the client offers it: the default for servers facing browsers, see
+//! `rfc6455::deflate`) and runs the callback in a task of its own. The route uses
 //! `any`, not `get`, because an HTTP/2 WebSocket is a `CONNECT`.
 
 use axum::Router;

@@ -20,7 +20,15 @@
 //! `server_no_context_takeover; client_no_context_takeover` to every offer
 //! and borrows compression state from a bounded pool for one message at a
 //! time, so an idle connection holds none (what a server for many browsers
-//! wants, see `rfc6455::deflate`); `off` declines every offer.
+//! wants, see `rfc6455::deflate`, and what the `hyper_server`,
+//! `axum_server` and `chat` examples use); `off` declines every offer.
+//!
+//! Why `dedicated` is the default here, unlike the examples meant for
+//! browsers: this server is the target of the Autobahn test suite and of the
+//! benchmarks, where context takeover is the harder case to get right
+//! (`scripts/autobahn.sh` runs it as is, and again with `--deflate
+//! shared`). A server for many browsers built from it should pass
+//! `--deflate shared`.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};

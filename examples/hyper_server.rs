@@ -7,9 +7,10 @@
 //! ```
 //!
 //! hyper parses every request; `rfc6455::hyper::upgrade` checks the
-//! WebSocket rules, writes the answer (permessage-deflate agreed when the
-//! client offers it) and gives the WebSocket once hyper hands the connection
-//! over. Without TLS, HTTP/2 is spoken with prior knowledge (h2c), as by the
+//! WebSocket rules, writes the answer (permessage-deflate agreed in shared
+//! mode when the client offers it: the default for servers facing browsers,
+//! see `rfc6455::deflate`) and gives the WebSocket once hyper hands the
+//! connection over. Without TLS, HTTP/2 is spoken with prior knowledge (h2c), as by the
 //! h2 client in `tests/http_servers.rs`; browsers use HTTP/2 only over TLS.
 
 use std::convert::Infallible;

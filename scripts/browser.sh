@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the chat example (examples/chat/) and drives it in headless Chromium
-# with tests/browser/chat.test.mjs: three users, group, private and room
+# with tests/browser/chat.test.mjs: three users (one through a relay that counts
+# compressed frames: shared-mode permessage-deflate, RSV1 both ways), group, private and room
 # messages, history, forged tokens, markup shown as text, a frozen client
 # dropped by the keepalive, pages reconnecting after a server restart. Leaves
 # a screenshot in target/chat.png and ends with "browser: N passed, M failed".

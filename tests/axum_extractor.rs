@@ -251,6 +251,13 @@ async fn deflate_is_agreed_when_offered_and_compresses() {
     assert_eq!(answer.status, 101, "{}", answer.head);
     let extensions = answer.header("sec-websocket-extensions").expect("agreed");
     assert!(extensions.starts_with("permessage-deflate"), "{extensions}");
+    // The default is shared mode, as the deflate module recommends for a
+    // server facing browsers.
+    assert!(
+        extensions.contains("server_no_context_takeover")
+            && extensions.contains("client_no_context_takeover"),
+        "{extensions}"
+    );
 
     let (agreed, bytes) = deflate_echo(address, "/echo").await;
     assert!(agreed);

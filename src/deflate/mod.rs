@@ -81,13 +81,15 @@
 //! against 512 B for one without compression (1,000 connections, the same
 //! test). The pool holds at most [`pool::MAX_IDLE`] compressors and as many
 //! inflaters in all; a connection in the middle of a message holds one
-//! of each it is using (253 to 382 KiB for a compressor, 47 KiB for an
-//! inflater).
+//! of each it is using (161 to 287 KiB for a compressor from the pool,
+//! 47 KiB for an inflater).
 //!
 //! Why an owned compressor stays large at small windows: zlib-rs allocates
 //! its window (2 × 2^bits), its chain table (2 × 2^bits) and, whatever the
 //! window, a 128 KiB hash table and 112 KiB of symbol and pending buffers
-//! sized by zlib's memory level, which flate2 fixes at 8. Even at memory
+//! sized by zlib's memory level, 8 as flate2 builds it (the pool's
+//! compressors use 6: 28 KiB of buffers, see `POOLED_MEM_LEVEL` in
+//! `src/deflate/codec.rs`). Even at memory
 //! level 1 (zlib-rs's own API) a 9-bit compressor would keep 136 KiB, and
 //! the inflater state 47 KiB with its 32 KiB window whatever the bits: over
 //! 180 KiB together. Keeping the history instead takes 9 bits to 3 KiB.
@@ -118,6 +120,15 @@
 //! - **Broadcast**: shared mode lets a
 //!   [`PreparedMessage`](crate::PreparedMessage) be compressed once per
 //!   window size and sent to every connection as the same bytes.
+//!
+//! What the crate does by default: the HTTP helpers
+//! (`rfc6455::hyper`, `rfc6455::axum`) agree shared mode when a
+//! client offers permessage-deflate, as do the `hyper_server`,
+//! `axum_server` and `chat` examples. [`DeflateConfig::default`] stays
+//! dedicated mode at 15 bits, the best ratio and what a client offers; so
+//! does `examples/echo_server.rs` (the Autobahn target; `--deflate shared`
+//! for browsers). A bare [`Config::default`](crate::Config::default) and
+//! the tokio and blocking adapters' `accept` leave compression off.
 //!
 //! A server in shared mode adds `server_no_context_takeover` and
 //! `client_no_context_takeover` to every answer (sections 7.1.1.1 and

@@ -149,8 +149,8 @@ impl DeflateConfig {
     /// - for compressing, at up to [`HISTORY_MAX_BITS`](super::HISTORY_MAX_BITS)
     ///   bits, likewise the last 2^bits bytes it sent; above, a compressor
     ///   of its own (zlib-rs's is at least 250 KiB at any window: a fixed
-    ///   128 KiB hash table and 112 KiB of buffers that flate2 does not let
-    ///   us shrink).
+    ///   128 KiB hash table and 112 KiB of buffers at zlib's default memory
+    ///   level).
     ///
     /// Heap of an idle server connection after two compressed messages
     /// each way, over the same connection without compression (512 B),
@@ -170,7 +170,7 @@ impl DeflateConfig {
     ///
     /// (The compressor column counts the sending side's buffers too, about
     /// 2 KiB.) While a message is being compressed or inflated, the
-    /// connection also holds the borrowed state: 253 to 382 KiB for a
+    /// connection also holds the borrowed state: 161 to 287 KiB for a
     /// compressor, 47 KiB for an inflater; the pool keeps at most
     /// [`pool::MAX_IDLE`](super::pool::MAX_IDLE) idle ones of each kind.
     ///

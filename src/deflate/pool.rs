@@ -26,12 +26,16 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use flate2::{Compress, Compression, Decompress};
+use flate2::Decompress;
+
+use super::codec::Compressor;
 
 /// The most idle states of each kind (compressors, inflaters) the pool
 /// keeps; what is given back beyond that is dropped. Eight cover a few
 /// threads compressing at once and compressors of several levels or window
-/// sizes, and cost at most about 3.4 MiB (8 × 382 KiB + 8 × 47 KiB).
+/// sizes, and cost at most about 2.6 MiB (8 × 287 KiB + 8 × 47 KiB: a
+/// pooled compressor is built at zlib's memory level 6, see
+/// `POOLED_MEM_LEVEL` in `src/deflate/codec.rs`).
 pub const MAX_IDLE: usize = 8;
 
 /// Inflaters in the pool are all 15-bit: a 15-bit window decodes data
@@ -43,7 +47,7 @@ pub(super) const INFLATER_BITS: u8 = 15;
 struct IdleCompressor {
     level: u32,
     window_bits: u8,
-    state: Compress,
+    state: Compressor,
 }
 
 struct Pool {
@@ -62,8 +66,9 @@ fn lock() -> MutexGuard<'static, Pool> {
     POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A compressor at `level` and `window_bits`, from the pool or new.
-pub(super) fn take_compressor(level: u32, window_bits: u8) -> Compress {
+/// A compressor at `level` and `window_bits`, from the pool or new (at
+/// [`POOLED_MEM_LEVEL`](super::codec::POOLED_MEM_LEVEL)).
+pub(super) fn take_compressor(level: u32, window_bits: u8) -> Compressor {
     let pooled = {
         let mut pool = lock();
         pool.compressors
@@ -71,14 +76,12 @@ pub(super) fn take_compressor(level: u32, window_bits: u8) -> Compress {
             .rposition(|c| c.level == level && c.window_bits == window_bits)
             .map(|at| pool.compressors.swap_remove(at).state)
     };
-    pooled.unwrap_or_else(|| {
-        Compress::new_with_window_bits(Compression::new(level), false, window_bits)
-    })
+    pooled.unwrap_or_else(|| Compressor::new(level, window_bits, super::codec::POOLED_MEM_LEVEL))
 }
 
 /// Gives a compressor back, reset; dropped (outside the lock) if the pool
 /// is full.
-pub(super) fn give_compressor(level: u32, window_bits: u8, mut state: Compress) {
+pub(super) fn give_compressor(level: u32, window_bits: u8, mut state: Compressor) {
     state.reset();
     let mut pool = lock();
     if pool.compressors.len() < MAX_IDLE {

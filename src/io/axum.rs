@@ -9,8 +9,8 @@
 //! `CONNECT`. `axum::serve` announces extended CONNECT itself.
 //!
 //! The policy is that of [`rfc6455::hyper`](super::hyper), which the
-//! extractor is built on: **permessage-deflate is agreed when the client
-//! offers it** ([`deflate`](WebSocketUpgrade::deflate) to change or refuse
+//! extractor is built on: **permessage-deflate is agreed in shared mode
+//! when the client offers it** ([`deflate`](WebSocketUpgrade::deflate) to change or refuse
 //! it), a subprotocol is chosen only from
 //! [`protocols`](WebSocketUpgrade::protocols), a bad request is answered
 //! with 400, 405 or 426 ([`Rejection`]), and pings and the peer's close are
@@ -148,7 +148,8 @@ impl WebSocketUpgrade {
     }
 
     /// Sets permessage-deflate (RFC 7692): by default
-    /// `DeflateConfig::default()`, agreed when the client offers it; `None`
+    /// `DeflateConfig::shared()`, agreed when the client offers it (see
+    /// [`rfc6455::hyper`](super::hyper) for why); `None`
     /// declines.
     #[cfg(feature = "deflate")]
     pub fn deflate(mut self, deflate: impl Into<Option<crate::deflate::DeflateConfig>>) -> Self {

@@ -16,11 +16,17 @@
 //! # Policy
 //!
 //! - **permessage-deflate (RFC 7692) is agreed when the client offers it**
-//!   (feature `deflate`, on by default), with [`DeflateConfig::default`]:
-//!   browsers offer it, and text compresses well. A bare
-//!   [`Config::default`] leaves compression off, because each connection
-//!   that compresses holds about 405 KiB of state at 15-bit windows (see
-//!   [`deflate`](crate::deflate)); so does
+//!   (feature `deflate`, on by default), in shared mode
+//!   ([`DeflateConfig::shared`]): browsers offer it, and text compresses
+//!   well. Shared mode is what [`deflate`](crate::deflate) recommends for a
+//!   server facing many browsers, which is what an HTTP server usually is:
+//!   the answer adds `server_no_context_takeover` and
+//!   `client_no_context_takeover` (every browser accepts them), each message
+//!   is compressed on its own, and an idle connection holds no compression
+//!   state instead of about 405 KiB in dedicated mode at 15-bit windows.
+//!   For the better ratio of context takeover on few connections, pass
+//!   [`Upgrade::deflate`] a [`DeflateConfig::dedicated`]. A bare
+//!   [`Config::default`] leaves compression off; so does
 //!   [`Upgrade::deflate(None)`](Upgrade::deflate).
 //! - **A subprotocol is chosen only from [`Upgrade::protocols`]**: the first
 //!   of that list, in the server's order, that the client offered. None
@@ -58,7 +64,8 @@
 //! ```
 //!
 //! [`Protocol`]: ::hyper::ext::Protocol
-//! [`DeflateConfig::default`]: crate::deflate::DeflateConfig
+//! [`DeflateConfig::shared`]: crate::deflate::DeflateConfig::shared
+//! [`DeflateConfig::dedicated`]: crate::deflate::DeflateConfig::dedicated
 //! [`UpgradeError`]: crate::handshake::http::UpgradeError
 
 use std::fmt;
@@ -81,8 +88,9 @@ use crate::{Config, Role};
 /// upgraded connection, a `Stream` of messages and a `Sink` for them.
 pub type WebSocket = WebSocketStream<TokioIo<Upgraded>>;
 
-/// Upgrades with the default [`Upgrade`] options: permessage-deflate when
-/// the client offers it, no subprotocol, the limits of [`Config::default`].
+/// Upgrades with the default [`Upgrade`] options: permessage-deflate in
+/// shared mode when the client offers it, no subprotocol, the limits of
+/// [`Config::default`].
 ///
 /// See [`Upgrade::upgrade`].
 pub fn upgrade<B, R: Default>(
@@ -117,7 +125,7 @@ impl Default for Upgrade {
     fn default() -> Self {
         let config = Config::default();
         #[cfg(feature = "deflate")]
-        let config = config.deflate(crate::deflate::DeflateConfig::default());
+        let config = config.deflate(crate::deflate::DeflateConfig::shared());
         Upgrade {
             config,
             protocols: Vec::new(),
@@ -126,16 +134,16 @@ impl Default for Upgrade {
 }
 
 impl Upgrade {
-    /// The defaults: permessage-deflate agreed when offered (feature
-    /// `deflate`), the limits and timers of [`Config::default`], no
-    /// subprotocol.
+    /// The defaults: permessage-deflate agreed in shared mode when offered
+    /// (feature `deflate`; see the module's policy), the limits and timers
+    /// of [`Config::default`], no subprotocol.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Replaces the whole [`Config`] of the connection: limits, timers
     /// and **permessage-deflate too**. `Config::default()` has compression
-    /// off; keep it with `.config(config).deflate(DeflateConfig::default())`
+    /// off; keep it with `.config(config).deflate(DeflateConfig::shared())`
     /// or by setting [`Config::deflate`] in `config`.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;

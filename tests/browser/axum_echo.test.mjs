@@ -1,6 +1,6 @@
 // Opens a WebSocket from headless Chromium to the axum example
 // (examples/axum_server.rs, which uses rfc6455::axum::WebSocketUpgrade) and
-// checks that permessage-deflate was agreed and that messages come back
+// checks that permessage-deflate was agreed (in shared mode) and that messages come back
 // unchanged. Run by scripts/browser.sh:
 //
 //   node axum_echo.test.mjs http://127.0.0.1:PORT
@@ -82,8 +82,12 @@ try {
     return { extensions: ws.extensions, echoes, close: await closed };
   }, wsUrl);
 
-  await check('permessage-deflate is agreed with Chromium', () => {
+  await check('permessage-deflate is agreed with Chromium, in shared mode', () => {
     assert(result.extensions.includes('permessage-deflate'), `extensions: "${result.extensions}"`);
+    // The extractor's default is shared mode, as the deflate docs recommend
+    // for browsers; Chromium accepts both parameters it did not offer.
+    assert(/server_no_context_takeover/.test(result.extensions) && /client_no_context_takeover/.test(result.extensions),
+      `extensions: "${result.extensions}"`);
   });
   await check('text, empty, 1.2 MB compressible and binary messages come back unchanged', () => {
     const bad = result.echoes.filter((e) => !e.same);

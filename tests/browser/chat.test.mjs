@@ -11,6 +11,7 @@
 // Prints one line per check and closes with "browser: N passed, M failed";
 // exits non-zero if any check failed.
 import { Checks, assert, launch } from './harness.mjs';
+import { frameCounter } from './frame_counter.mjs';
 import net from 'node:net';
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
@@ -38,8 +39,9 @@ const check = (name, fn) => checks.check(name, fn);
 
 // --- page helpers -----------------------------------------------------------
 
-async function signIn(page, name) {
-  await page.goto(base + '/');
+// `via`: another address to load the page from (the frame counter).
+async function signIn(page, name, via = base) {
+  await page.goto(via + '/');
   await page.fill('#name', name);
   await page.click('#login');
   await page.waitForFunction((n) => document.getElementById('status').textContent === `signed in as ${n}`, name);
@@ -242,9 +244,11 @@ try {
   for (let i = 1; i <= 22; i += 1) await say(alice, 'all', `early ${i}`);
   await waitLine(alice, 'group', 'early 22');
 
+  // Carol's page goes through a relay that counts compressed frames.
+  const relay = await frameCounter(hostname, Number(port));
   await check('bob and carol sign in; everyone sees all three online', async () => {
     await signIn(bob, 'bob');
-    await signIn(carol, 'carol');
+    await signIn(carol, 'carol', relay.url);
     for (const page of [alice, bob, carol]) await waitUsers(page, ['alice', 'bob', 'carol']);
   });
 
@@ -267,6 +271,21 @@ try {
     const long = 'compressed both ways '.repeat(60).trim();
     await say(alice, 'all', long);
     for (const page of [alice, bob, carol]) await waitLine(page, 'group', long);
+  });
+
+  await check('Chromium and the room exchange compressed frames in shared mode (RSV1 both ways)', async () => {
+    const answer = relay.counts.answers.find((a) => /^sec-websocket-extensions:/im.test(a)) ?? '';
+    assert(/server_no_context_takeover/.test(answer) && /client_no_context_takeover/.test(answer),
+      `carol's 101 answer: ${JSON.stringify(answer)}`);
+    const before = { ...relay.counts.up };
+    const long = 'carol compresses too '.repeat(60).trim();
+    await say(carol, 'all', long);
+    for (const page of [alice, bob, carol]) await waitLine(page, 'group', long);
+    const { up, down } = relay.counts;
+    assert(up.compressed > before.compressed, `carol sent no compressed frame: ${JSON.stringify(up)}`);
+    // Alice's long message and carol's own, at least, came back compressed.
+    assert(down.compressed >= 2, `carol got ${JSON.stringify(down)}`);
+    measured.push(`carol's frames, compressed of data: sent ${up.compressed} of ${up.data}, received ${down.compressed} of ${down.data}`);
   });
 
   await check('a group message reaches everyone', async () => {

@@ -30,16 +30,36 @@
 //!   in rotated order, `DSCALE_ROUNDS` [5] rounds; ratio to dedicated 15,
 //!   median over rounds. Every echo is checked.
 //!
+//! - **By allocation size**: the first heap run's live allocations, after
+//!   less before, per connection, by size (rounded up to 16 B), as the
+//!   idle bench reports them.
+//! - **Throughput over sockets**: the same echo, but the server is ours on
+//!   tokio (`WebSocketStream`, 2 workers) in a child process (this binary
+//!   with `--serve-deflate MODE`), one per mode, and the client is the
+//!   echo bench's load generator (`load::measure_with`) in this process:
+//!   1 and 16 connections, 16 messages in flight on each, every echo
+//!   inflated and checked. The client offers what Chromium offers and sends
+//!   each message compressed on its own (compressed once before the run, 64
+//!   distinct messages in turn: valid whatever the mode, since a side may
+//!   always leave out its context), so the server inflates and compresses
+//!   every message and the client only inflates. `off` is included; ratio
+//!   to dedicated 15, `DSCALE_SOCKET_MS` [250] ms per round after 100 ms
+//!   of warm-up, `DSCALE_ROUNDS` rounds.
+//!
+//! `DSCALE_PARTS` [heap,process,sockets] picks the sections.
+//!
 //! The overhead against the backend called directly is `benches/deflate.rs`
 //! in the main crate (`DEFLATE_BENCH_BITS` for the window).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rfc6455::deflate::{DeflateConfig, DeflateParams, accept_offer, pool};
+use rfc6455::deflate::{DeflateConfig, DeflateParams, Deflater, accept_offer, check_answer, pool};
 use rfc6455::{Config, Connection, Event, Message, Role};
-use rfc6455_compare::heap;
-use rfc6455_compare::machine;
+use rfc6455_compare::child::{self, ChildProcess};
+use rfc6455_compare::load::{self, Encode, Feed};
 use rfc6455_compare::table::{env_list, env_number, median, ratio, size_name};
+use rfc6455_compare::{heap, machine, servers};
 
 #[global_allocator]
 static ALLOCATOR: heap::Counting = heap::Counting;
@@ -67,6 +87,19 @@ impl Mode {
             Mode::Dedicated(bits) => format!("dedicated {bits}"),
             Mode::Off => "off".into(),
         }
+    }
+
+    /// The mode named as `echo_server --deflate` takes it.
+    fn arg(self) -> String {
+        match self {
+            Mode::Shared => "shared".into(),
+            Mode::Dedicated(bits) => format!("dedicated:{bits}"),
+            Mode::Off => "off".into(),
+        }
+    }
+
+    fn from_arg(arg: &str) -> Option<Mode> {
+        MODES.into_iter().find(|m| m.arg() == arg)
     }
 
     fn deflate(self) -> Option<DeflateConfig> {
@@ -159,9 +192,11 @@ fn carry(from: &mut Connection, to: &mut Connection, text: &str) -> usize {
     bytes
 }
 
-/// Heap per idle server connection and the exchange's ratio (wire / text).
-fn heap_per_connection(mode: Mode, n: usize) -> (f64, f64) {
+/// Heap per idle server connection, the exchange's ratio (wire / text),
+/// and the live allocations added, by size class ([`heap::diff`]).
+fn heap_per_connection(mode: Mode, n: usize) -> (f64, f64, Vec<(usize, i64)>) {
     pool::clear();
+    let classes = heap::snapshot();
     let before = heap::live_bytes() as f64;
     let (mut wire, mut text) = (0, 0);
     let mut servers = Vec::with_capacity(n);
@@ -178,8 +213,9 @@ fn heap_per_connection(mode: Mode, n: usize) -> (f64, f64) {
     }
     pool::clear();
     let per = (heap::live_bytes() as f64 - before) / n as f64;
+    let by_size = heap::diff(&classes, &heap::snapshot());
     drop(servers);
-    (per, wire as f64 / text as f64)
+    (per, wire as f64 / text as f64, by_size)
 }
 
 /// Echo messages per second over `conns` pairs, `in_flight` messages at a
@@ -213,18 +249,222 @@ fn echo_rate(mode: Mode, conns: usize, size: usize, in_flight: usize, window: Du
     done as f64 / start.elapsed().as_secs_f64()
 }
 
-fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return;
-    }
-    machine::print();
-    let n: usize = env_number("DSCALE_N", 10_000);
-    let runs: usize = env_number("DSCALE_RUNS", 3);
-    let rounds: usize = env_number("DSCALE_ROUNDS", 5);
-    let window = Duration::from_millis(env_number("DSCALE_MS", 200));
-    let conns = env_list("DSCALE_CONNS", &[1, 16]);
-    let sizes = env_list("DSCALE_SIZES", &[1024, 16 * 1024]);
+/// Distinct messages each connection sends in turn over sockets.
+const RING: usize = 64;
 
+/// The Chromium-like offer.
+const OFFER: &str = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+
+/// If started as `--serve-deflate MODE`: ours on tokio in that mode, until
+/// killed.
+fn serve_if_asked() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--serve-deflate") {
+        let mode = args.get(at + 1).and_then(|a| Mode::from_arg(a));
+        let mode = mode.expect("--serve-deflate shared|dedicated:BITS|off");
+        child::die_with_parent();
+        servers::serve_ours_tokio(Config::default().deflate(mode.deflate()));
+    }
+}
+
+/// The agreed parameters in a 101 answer's head, if it has
+/// permessage-deflate.
+fn agreed(head: &str) -> Option<DeflateParams> {
+    let value = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("sec-websocket-extensions")
+            .then(|| value.trim())
+    })?;
+    let mut parts = value.split(';').map(str::trim);
+    assert_eq!(parts.next(), Some("permessage-deflate"), "{value}");
+    let params: Vec<(String, Option<String>)> = parts
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (k.trim().to_owned(), Some(v.trim().to_owned())),
+            None => (p.to_owned(), None),
+        })
+        .collect();
+    Some(check_answer(&params, &DeflateConfig::default()).expect("a valid answer"))
+}
+
+/// The client's frames, masked, each message compressed on its own when
+/// deflate was agreed.
+struct Frames(Arc<Vec<Vec<u8>>>);
+
+impl Frames {
+    fn new(texts: &[String], params: Option<DeflateParams>) -> Self {
+        let frames = texts
+            .iter()
+            .map(|text| {
+                let (first, payload) = match params {
+                    Some(p) => {
+                        let mut deflater = Deflater::new(6, p.client_max_window_bits(), true);
+                        let mut out = Vec::new();
+                        deflater.compress(text.as_bytes(), true, &mut out).unwrap();
+                        (0xc1, out)
+                    }
+                    None => (0x81, text.as_bytes().to_vec()),
+                };
+                let mut frame = vec![first];
+                match payload.len() {
+                    n if n < 126 => frame.push(0x80 | n as u8),
+                    n if n <= 0xffff => {
+                        frame.push(0x80 | 126);
+                        frame.extend_from_slice(&(n as u16).to_be_bytes());
+                    }
+                    n => {
+                        frame.push(0x80 | 127);
+                        frame.extend_from_slice(&(n as u64).to_be_bytes());
+                    }
+                }
+                frame.extend_from_slice(&load::KEY);
+                frame.extend(
+                    payload
+                        .iter()
+                        .enumerate()
+                        .map(|(i, b)| b ^ load::KEY[i % 4]),
+                );
+                frame
+            })
+            .collect();
+        Frames(Arc::new(frames))
+    }
+}
+
+impl Encode for Frames {
+    fn encode(&mut self, seq: u64, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.0[seq as usize % self.0.len()]);
+    }
+}
+
+/// The echoes, read by a client `Connection` (inflated, UTF-8 checked) and
+/// compared with the texts sent.
+struct Echoes {
+    conn: usize,
+    client: Connection,
+    texts: Arc<Vec<String>>,
+    seq: u64,
+}
+
+impl Feed for Echoes {
+    fn feed(&mut self, buf: &[u8]) -> (usize, u64) {
+        self.client.receive(buf);
+        let mut done = 0;
+        while let Some(event) = self.client.poll_event().expect("a valid echo") {
+            match event {
+                Event::Message(Message::Text(got)) => {
+                    let sent = &self.texts[self.seq as usize % self.texts.len()];
+                    assert!(
+                        got.as_str() == sent.as_str(),
+                        "connection {}, message {}: wrong echo",
+                        self.conn,
+                        self.seq
+                    );
+                    self.seq += 1;
+                    done += 1;
+                }
+                other => panic!("connection {}: {other:?}", self.conn),
+            }
+        }
+        (buf.len(), done)
+    }
+
+    fn conn(&self) -> usize {
+        self.conn
+    }
+}
+
+/// Echo messages per second of the server at `addr`, in `mode`, over
+/// `conns` loopback connections with `in_flight` messages on each.
+async fn socket_rate(
+    addr: std::net::SocketAddr,
+    mode: Mode,
+    conns: usize,
+    texts: &Arc<Vec<String>>,
+    in_flight: usize,
+    window: Duration,
+) -> f64 {
+    let mut streams = Vec::with_capacity(conns);
+    for conn in 0..conns {
+        let (stream, head, leftover) = load::connect_with(addr, None, OFFER).await;
+        let params = agreed(&head);
+        assert_eq!(params.is_some(), mode != Mode::Off, "{head}");
+        if mode == Mode::Shared {
+            let p = params.unwrap();
+            assert!(p.server_no_context_takeover() && p.client_no_context_takeover());
+        }
+        let client = Connection::with_deflate(
+            Role::Client,
+            Config::default().deflate(DeflateConfig::default()),
+            params,
+        );
+        let echoes = Echoes {
+            conn,
+            client,
+            texts: texts.clone(),
+            seq: 0,
+        };
+        streams.push((stream, leftover, Frames::new(texts, params), echoes));
+    }
+    load::measure_with(streams, in_flight, Duration::from_millis(100), window).await
+}
+
+/// The socket section: a server child per mode, every mode in turn.
+fn sockets(rounds: usize, conns: &[usize], sizes: &[usize]) {
+    let window = Duration::from_millis(env_number("DSCALE_SOCKET_MS", 250));
+    let mut children: Vec<(Mode, ChildProcess, std::net::SocketAddr)> = MODES
+        .into_iter()
+        .map(|mode| {
+            let mut child = ChildProcess::start(&["--serve-deflate", &mode.arg()], &[]);
+            let addr = child.line().parse().expect("the server's address");
+            (mode, child, addr)
+        })
+        .collect();
+    let runtime = servers::runtime();
+    println!(
+        "\nEcho throughput over loopback sockets, ours on tokio (2 workers) in a child \
+         process per mode, 16 in flight: ratio to dedicated 15 (median of {rounds} rounds \
+         of {} ms)\n",
+        window.as_millis()
+    );
+    let names: Vec<String> = MODES.iter().map(|m| m.name()).collect();
+    println!(
+        "| connections | size | {} | dedicated 15, messages/s |",
+        names.join(" | ")
+    );
+    println!("|---|---|{}---:|", "---:|".repeat(MODES.len()));
+    for &c in conns {
+        for &size in sizes {
+            let texts = Arc::new((0..RING).map(|i| sized(size, i * 11)).collect::<Vec<_>>());
+            let mut rates = vec![Vec::new(); MODES.len()];
+            for round in 0..rounds {
+                for k in 0..MODES.len() {
+                    let i = (k + round) % MODES.len();
+                    let (mode, _, addr) = &children[i];
+                    rates[i]
+                        .push(runtime.block_on(socket_rate(*addr, *mode, c, &texts, 16, window)));
+                }
+            }
+            let base = MODES.iter().position(|m| *m == BASELINE).unwrap();
+            let cells: Vec<String> = rates
+                .iter()
+                .map(|r| format!("{:.2}", ratio(r, &rates[base])))
+                .collect();
+            println!(
+                "| {c} | {} | {} | {:.0} |",
+                size_name(size),
+                cells.join(" | "),
+                median(rates[base].clone())
+            );
+        }
+    }
+    for (_, child, _) in &mut children {
+        child.kill();
+    }
+}
+
+/// The heap section: per mode, heap per idle connection, ratio, and the
+/// first run's allocations by size.
+fn heap_section(n: usize, runs: usize) {
     println!(
         "\n{n} connections, 5 chat messages of 200 B to 2 KiB each way, then idle; median of {runs}\n"
     );
@@ -234,15 +474,19 @@ fn main() {
     for mode in MODES {
         let mut heaps = Vec::new();
         let mut ratio_of = 0.0;
+        let mut by_size = Vec::new();
         for _ in 0..runs {
-            let (per, r) = heap_per_connection(mode, n);
+            let (per, r, classes) = heap_per_connection(mode, n);
+            if heaps.is_empty() {
+                by_size = classes;
+            }
             heaps.push(per);
             ratio_of = r;
         }
-        rows.push((mode, median(heaps), ratio_of));
+        rows.push((mode, median(heaps), ratio_of, by_size));
     }
     let off = rows.iter().find(|r| r.0 == Mode::Off).unwrap().1;
-    for (mode, per, r) in &rows {
+    for (mode, per, r, _) in &rows {
         println!(
             "| {} | {:.0} B | {:.0} B | {:.3} |",
             mode.name(),
@@ -253,6 +497,21 @@ fn main() {
     }
 
     println!(
+        "\nLive heap added per idle server connection (first run), by allocation size \
+         (sizes rounded up to 16 B; classes holding at least one allocation per 10 \
+         connections):\n"
+    );
+    println!("| mode | live heap B per connection | allocations per connection: size B × count |");
+    println!("|---|---:|---|");
+    for (mode, _, _, classes) in &rows {
+        let (total, parts) = heap::per_connection(classes, n);
+        println!("| {} | {:.0} | {} |", mode.name(), total, parts);
+    }
+}
+
+/// The in-process throughput section.
+fn in_process(rounds: usize, window: Duration, conns: &[usize], sizes: &[usize]) {
+    println!(
         "\nEcho throughput with compression, in process, 16 in flight: ratio to dedicated 15 (median of {rounds} rounds)\n"
     );
     let compressed: Vec<Mode> = MODES.into_iter().filter(|m| *m != Mode::Off).collect();
@@ -262,8 +521,8 @@ fn main() {
         header.join(" | ")
     );
     println!("|---|---|{}---:|", "---:|".repeat(compressed.len()));
-    for &c in &conns {
-        for &size in &sizes {
+    for &c in conns {
+        for &size in sizes {
             let mut rates = vec![Vec::new(); compressed.len()];
             for round in 0..rounds {
                 for k in 0..compressed.len() {
@@ -283,6 +542,32 @@ fn main() {
                 median(rates[base].clone())
             );
         }
+    }
+}
+
+fn main() {
+    serve_if_asked();
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    machine::print();
+    let n: usize = env_number("DSCALE_N", 10_000);
+    let runs: usize = env_number("DSCALE_RUNS", 3);
+    let rounds: usize = env_number("DSCALE_ROUNDS", 5);
+    let window = Duration::from_millis(env_number("DSCALE_MS", 200));
+    let conns = env_list("DSCALE_CONNS", &[1, 16]);
+    let sizes = env_list("DSCALE_SIZES", &[1024, 16 * 1024]);
+    let parts = std::env::var("DSCALE_PARTS").unwrap_or("heap,process,sockets".into());
+    let part = |name: &str| parts.split(',').any(|p| p.trim() == name);
+    if part("heap") {
+        heap_section(n, runs);
+    }
+    if part("process") {
+        in_process(rounds, window, &conns, &sizes);
+    }
+    if part("sockets") {
+        child::raise_open_files_limit();
+        sockets(rounds, &conns, &sizes);
     }
 
     if std::env::var_os("DSCALE_RSS").is_some() {

@@ -110,7 +110,7 @@ fn main() {
             std::thread::sleep(Duration::from_millis(500));
             let after = process.rss();
             if run == 0 {
-                heap_delta = diff(&heap_before, &heap::read(&histogram));
+                heap_delta = heap::diff(&heap_before, &heap::read(&histogram));
             }
             // The server goes first: its side closes, so this side's ports
             // are not left in TIME_WAIT for the next run.
@@ -159,43 +159,7 @@ fn main() {
     );
     println!("|---|---:|---|");
     for (server, _, _, _, delta) in &table {
-        let mut total = 0.0;
-        let mut parts = Vec::new();
-        for &(size, change) in delta {
-            if size == usize::MAX {
-                total += change as f64 / n as f64;
-                if change.unsigned_abs() as usize >= n {
-                    parts.push(format!("> 16 KiB: {:.0} B", change as f64 / n as f64));
-                }
-                continue;
-            }
-            total += (size as i64 * change) as f64 / n as f64;
-            if change.unsigned_abs() as usize * 10 >= n {
-                parts.push(format!("{size} × {:.2}", change as f64 / n as f64));
-            }
-        }
-        println!(
-            "| {} | {:.0} | {} |",
-            server.name(),
-            total,
-            parts.join(", ")
-        );
+        let (total, parts) = heap::per_connection(delta, n);
+        println!("| {} | {:.0} | {} |", server.name(), total, parts);
     }
-}
-
-/// `after - before`, class by class (the last class is in bytes).
-fn diff(before: &[(usize, usize)], after: &[(usize, usize)]) -> Vec<(usize, i64)> {
-    let mut sizes: Vec<usize> = before.iter().chain(after).map(|&(s, _)| s).collect();
-    sizes.sort_unstable();
-    sizes.dedup();
-    let get = |list: &[(usize, usize)], size| {
-        list.iter()
-            .find(|&&(s, _)| s == size)
-            .map_or(0, |&(_, n)| n as i64)
-    };
-    sizes
-        .into_iter()
-        .map(|size| (size, get(after, size) - get(before, size)))
-        .filter(|&(_, change)| change != 0)
-        .collect()
 }

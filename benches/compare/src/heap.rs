@@ -140,3 +140,44 @@ pub fn read(path: &std::path::Path) -> Vec<(usize, usize)> {
         })
         .collect()
 }
+
+/// `after - before`, class by class, of two [`snapshot`]s (the last class
+/// in bytes); classes that did not change are left out.
+pub fn diff(before: &[(usize, usize)], after: &[(usize, usize)]) -> Vec<(usize, i64)> {
+    let mut sizes: Vec<usize> = before.iter().chain(after).map(|&(s, _)| s).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let get = |list: &[(usize, usize)], size| {
+        list.iter()
+            .find(|&&(s, _)| s == size)
+            .map_or(0, |&(_, n)| n as i64)
+    };
+    sizes
+        .into_iter()
+        .map(|size| (size, get(after, size) - get(before, size)))
+        .filter(|&(_, change)| change != 0)
+        .collect()
+}
+
+/// A [`diff`] over `n` connections: the live bytes it adds per connection
+/// (each class counted at its upper bound), and the classes holding at
+/// least one allocation per 10 connections as `size × count` per
+/// connection (`> 16 KiB: bytes` for the large class).
+pub fn per_connection(delta: &[(usize, i64)], n: usize) -> (f64, String) {
+    let mut total = 0.0;
+    let mut parts = Vec::new();
+    for &(size, change) in delta {
+        if size == usize::MAX {
+            total += change as f64 / n as f64;
+            if change.unsigned_abs() as usize >= n {
+                parts.push(format!("> 16 KiB: {:.0} B", change as f64 / n as f64));
+            }
+            continue;
+        }
+        total += (size as i64 * change) as f64 / n as f64;
+        if change.unsigned_abs() as usize * 10 >= n {
+            parts.push(format!("{size} × {:.2}", change as f64 / n as f64));
+        }
+    }
+    (total, parts.join(", "))
+}

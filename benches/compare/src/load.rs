@@ -128,6 +128,17 @@ pub async fn connect_from(
     addr: std::net::SocketAddr,
     source: Option<std::net::IpAddr>,
 ) -> (TcpStream, Vec<u8>) {
+    let (stream, _, leftover) = connect_with(addr, source, "").await;
+    (stream, leftover)
+}
+
+/// [`connect_from`] with `headers` (whole lines, each ending in CRLF) added
+/// to the request; also returns the answer's head.
+pub async fn connect_with(
+    addr: std::net::SocketAddr,
+    source: Option<std::net::IpAddr>,
+    headers: &str,
+) -> (TcpStream, String, Vec<u8>) {
     let mut stream = loop {
         let attempt = match source.map(bound_socket) {
             None => TcpStream::connect(addr).await,
@@ -143,7 +154,7 @@ pub async fn connect_from(
     stream.set_nodelay(true).expect("TCP_NODELAY");
     let request = format!(
         "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n"
     );
     stream
         .write_all(request.as_bytes())
@@ -171,7 +182,11 @@ pub async fn connect_from(
         "wrong Sec-WebSocket-Accept"
     );
     let leftover = head.split_off(end);
-    (stream, leftover)
+    (
+        stream,
+        String::from_utf8_lossy(&head).into_owned(),
+        leftover,
+    )
 }
 
 /// A socket bound to `ip`, its port left to `connect`.
@@ -351,27 +366,81 @@ pub async fn measure(
     window: Duration,
 ) -> f64 {
     let payloads = Payloads::new(size);
+    let mut streams = Vec::with_capacity(conns);
+    for conn in 0..conns {
+        let (stream, leftover) = connect(addr).await;
+        let sender = Sender {
+            conn,
+            payloads: payloads.clone(),
+        };
+        let reader = Reader::new(conn, payloads.clone(), raw);
+        streams.push((stream, leftover, sender, reader));
+    }
+    measure_with(streams, in_flight, warmup, window).await
+}
+
+/// What writes a connection's messages: message `seq` appended to `out`.
+pub trait Encode: Send + 'static {
+    /// Appends message `seq` as the frames a client sends.
+    fn encode(&mut self, seq: u64, out: &mut Vec<u8>);
+}
+
+/// What reads a connection's echoes, checking each.
+pub trait Feed: Send + 'static {
+    /// Consumes what it can of `buf`; returns (bytes used, messages
+    /// completed). Panics on a wrong echo.
+    fn feed(&mut self, buf: &[u8]) -> (usize, u64);
+    /// The connection's number, for messages.
+    fn conn(&self) -> usize;
+}
+
+/// The masked binary frames of [`Payloads`].
+struct Sender {
+    conn: usize,
+    payloads: Arc<Payloads>,
+}
+
+impl Encode for Sender {
+    fn encode(&mut self, seq: u64, out: &mut Vec<u8>) {
+        self.payloads.encode(self.conn, seq, out);
+    }
+}
+
+impl Feed for Reader {
+    fn feed(&mut self, buf: &[u8]) -> (usize, u64) {
+        Reader::feed(self, buf)
+    }
+    fn conn(&self) -> usize {
+        self.conn
+    }
+}
+
+/// [`measure`] over connections already open (stream, bytes read after
+/// the handshake, what writes its messages, what checks its echoes), with
+/// `in_flight` messages on each.
+pub async fn measure_with<E: Encode, F: Feed>(
+    streams: Vec<(TcpStream, Vec<u8>, E, F)>,
+    in_flight: usize,
+    warmup: Duration,
+    window: Duration,
+) -> f64 {
     let shared = Arc::new(Shared {
         echoed: AtomicU64::new(0),
         stop: AtomicBool::new(false),
     });
-    let mut streams = Vec::with_capacity(conns);
-    for _ in 0..conns {
-        streams.push(connect(addr).await);
-    }
-    let mut tasks = Vec::with_capacity(2 * conns);
-    for (conn, (stream, leftover)) in streams.into_iter().enumerate() {
+    let mut tasks = Vec::with_capacity(2 * streams.len());
+    for (conn, (stream, leftover, sender, reader)) in streams.into_iter().enumerate() {
         let (read, write) = stream.into_split();
         let credits = Arc::new(Semaphore::new(in_flight));
         tasks.push(tokio::spawn(write_loop(
             conn,
             write,
-            payloads.clone(),
+            sender,
             credits.clone(),
             shared.clone(),
         )));
         tasks.push(tokio::spawn(read_loop(
-            Reader::new(conn, payloads.clone(), raw),
+            reader,
             read,
             leftover,
             credits,
@@ -397,7 +466,7 @@ pub async fn measure(
 async fn write_loop(
     conn: usize,
     mut write: OwnedWriteHalf,
-    payloads: Arc<Payloads>,
+    mut sender: impl Encode,
     credits: Arc<Semaphore>,
     shared: Arc<Shared>,
 ) {
@@ -414,7 +483,7 @@ async fn write_loop(
         }
         out.clear();
         for _ in 0..n {
-            payloads.encode(conn, seq, &mut out);
+            sender.encode(seq, &mut out);
             seq += 1;
         }
         if write.write_all(&out).await.is_err() {
@@ -428,7 +497,7 @@ async fn write_loop(
 }
 
 async fn read_loop(
-    mut reader: Reader,
+    mut reader: impl Feed,
     mut read: OwnedReadHalf,
     leftover: Vec<u8>,
     credits: Arc<Semaphore>,
@@ -450,7 +519,7 @@ async fn read_loop(
             assert!(
                 shared.stop.load(Ordering::Relaxed),
                 "connection {}: the server closed the connection",
-                reader.conn
+                reader.conn()
             );
             return;
         }

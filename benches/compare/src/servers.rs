@@ -141,6 +141,29 @@ pub fn serve(server: Server) -> ! {
     unreachable!("the accept loop never ends");
 }
 
+/// Serves ours on tokio ([`Server::OursTokio`]) with `config` (its
+/// permessage-deflate mode, say) on `127.0.0.1:0` forever, after printing
+/// the bound address on standard output, as [`serve`] does.
+pub fn serve_ours_tokio(config: rfc6455::Config) -> ! {
+    crate::child::raise_open_files_limit();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    println!("{}", listener.local_addr().expect("local address"));
+    io::stdout().flush().expect("flush stdout");
+    runtime().block_on(async move {
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
+        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            stream.set_nodelay(true).expect("TCP_NODELAY");
+            drop(tokio::spawn(ours_tokio(stream, config)));
+        }
+    })
+}
+
 async fn serve_tokio(server: Server, listener: TcpListener) {
     listener
         .set_nonblocking(true)
