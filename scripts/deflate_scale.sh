@@ -4,7 +4,8 @@
 # that offers what Chromium offers, each exchanging 5 chat-like JSON messages of
 # 200 B to 2 KiB each way, then idle. Reported: the server's RSS after, less
 # before, divided by N, for our echo_server (a thread per connection) in each
-# --deflate mode and for Node's `ws` 8 with perMessageDeflate: true.
+# --deflate mode, for echo_server_tokio (a task per connection) off, shared and
+# dedicated (15 bits), and for Node's `ws` 8 with perMessageDeflate: true.
 #
 #   scripts/deflate_scale.sh        # needs node and npm; installs ws into target/
 #
@@ -22,6 +23,7 @@ mkdir -p "$DIR"
     npm install --no-audit --no-fund ws@8 >/dev/null)
 cp scripts/deflate_scale.js "$DIR/"
 cargo build --release --example echo_server >/dev/null 2>&1
+cargo build --release --features tokio --example echo_server_tokio >/dev/null 2>&1
 ulimit -n "$(ulimit -Hn)"
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -67,6 +69,12 @@ echo "|---|---|---|---|---|"
 for mode in off shared dedicated:15 dedicated:12 dedicated:9; do
     measure "rfc6455 echo_server --deflate $mode" "$ECHO" "127.0.0.1:$PORT" --deflate "$mode" \
         --keepalive 0 --idle-timeout 0
+done
+# The same on tokio, a task per connection (no thread stacks): what an async
+# server holds per compressed connection.
+for mode in off shared dedicated; do
+    measure "rfc6455 echo_server_tokio --deflate $mode" "$TARGET/release/examples/echo_server_tokio" \
+        "127.0.0.1:$PORT" --deflate "$mode" --keepalive 0 --idle-timeout 0
 done
 measure "Node ws $(node -p "require('./$DIR/node_modules/ws/package.json').version") perMessageDeflate: true" \
     node "$DIR/deflate_scale.js" server "$PORT"
