@@ -516,6 +516,20 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Faulty<T> {
     }
 }
 
+/// [`run_tokio`] on a runtime of its own; a case that takes more than 3 s
+/// has hung, and fails.
+fn run_tokio_within_3s(case: &Case) -> Outcome {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        tokio::time::timeout(Duration::from_secs(3), run_tokio(case))
+            .await
+            .expect("the case hung")
+    })
+}
+
 async fn run_tokio(case: &Case) -> Outcome {
     let (a, b) = tokio::io::duplex(case.capacity);
     let a = Faulty {
@@ -640,12 +654,7 @@ proptest! {
 
     #[test]
     fn the_tokio_adapter_delivers_exactly_what_was_sent_or_fails(case in case()) {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let outcome = runtime.block_on(async {
-            tokio::time::timeout(Duration::from_secs(3), run_tokio(&case))
-                .await
-                .expect("the case hung")
-        });
+        let outcome = run_tokio_within_3s(&case);
         check(&case, &outcome);
     }
 }
@@ -671,15 +680,7 @@ fn the_tokio_adapter_reads_and_writes_again_after_interrupted() {
         deflate: false,
         capacity: 1024,
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let outcome = runtime.block_on(async {
-        tokio::time::timeout(Duration::from_secs(3), run_tokio(&case))
-            .await
-            .expect("the case hung")
-    });
+    let outcome = run_tokio_within_3s(&case);
     check(&case, &outcome);
 }
 
@@ -706,15 +707,7 @@ fn a_failed_write_of_the_write_half_wakes_the_read_half() {
         deflate: false,
         capacity: 16 << 10,
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let outcome = runtime.block_on(async {
-        tokio::time::timeout(Duration::from_secs(3), run_tokio(&case))
-            .await
-            .expect("the read half hung")
-    });
+    let outcome = run_tokio_within_3s(&case);
     assert!(outcome.client_error.is_some(), "{outcome:?}");
     assert!(outcome.echoes.is_empty() && !outcome.client_closed);
     check(&case, &outcome);
