@@ -435,26 +435,12 @@ fn sockets(rounds: usize, conns: &[usize], sizes: &[usize]) {
     for &c in conns {
         for &size in sizes {
             let texts = Arc::new((0..RING).map(|i| sized(size, i * 11)).collect::<Vec<_>>());
-            let mut rates = vec![Vec::new(); MODES.len()];
-            for round in 0..rounds {
-                for k in 0..MODES.len() {
-                    let i = (k + round) % MODES.len();
-                    let (mode, _, addr) = &children[i];
-                    rates[i]
-                        .push(runtime.block_on(socket_rate(*addr, *mode, c, &texts, 16, window)));
-                }
-            }
+            let rates = rotated(MODES.len(), rounds, |i| {
+                let (mode, _, addr) = &children[i];
+                runtime.block_on(socket_rate(*addr, *mode, c, &texts, 16, window))
+            });
             let base = MODES.iter().position(|m| *m == BASELINE).unwrap();
-            let cells: Vec<String> = rates
-                .iter()
-                .map(|r| format!("{:.2}", ratio(r, &rates[base])))
-                .collect();
-            println!(
-                "| {c} | {} | {} | {:.0} |",
-                size_name(size),
-                cells.join(" | "),
-                median(rates[base].clone())
-            );
+            print_ratio_row(c, size, &rates, base);
         }
     }
     for (_, child, _) in &mut children {
@@ -523,26 +509,41 @@ fn in_process(rounds: usize, window: Duration, conns: &[usize], sizes: &[usize])
     println!("|---|---|{}---:|", "---:|".repeat(compressed.len()));
     for &c in conns {
         for &size in sizes {
-            let mut rates = vec![Vec::new(); compressed.len()];
-            for round in 0..rounds {
-                for k in 0..compressed.len() {
-                    let i = (k + round) % compressed.len();
-                    rates[i].push(echo_rate(compressed[i], c, size, 16, window));
-                }
-            }
+            let rates = rotated(compressed.len(), rounds, |i| {
+                echo_rate(compressed[i], c, size, 16, window)
+            });
             let base = compressed.iter().position(|m| *m == BASELINE).unwrap();
-            let cells: Vec<String> = rates
-                .iter()
-                .map(|r| format!("{:.2}", ratio(r, &rates[base])))
-                .collect();
-            println!(
-                "| {c} | {} | {} | {:.0} |",
-                size_name(size),
-                cells.join(" | "),
-                median(rates[base].clone())
-            );
+            print_ratio_row(c, size, &rates, base);
         }
     }
+}
+
+/// `rounds` measurements of each of `n` columns, in turns, the order
+/// rotated each round so that no column always runs first.
+fn rotated(n: usize, rounds: usize, mut measure: impl FnMut(usize) -> f64) -> Vec<Vec<f64>> {
+    let mut rates = vec![Vec::new(); n];
+    for round in 0..rounds {
+        for k in 0..n {
+            let i = (k + round) % n;
+            rates[i].push(measure(i));
+        }
+    }
+    rates
+}
+
+/// A table row: each column's rate as a ratio to column `base`, then the
+/// base's median rate.
+fn print_ratio_row(conns: usize, size: usize, rates: &[Vec<f64>], base: usize) {
+    let cells: Vec<String> = rates
+        .iter()
+        .map(|r| format!("{:.2}", ratio(r, &rates[base])))
+        .collect();
+    println!(
+        "| {conns} | {} | {} | {:.0} |",
+        size_name(size),
+        cells.join(" | "),
+        median(rates[base].clone())
+    );
 }
 
 fn main() {

@@ -149,31 +149,14 @@ pub fn serve_ours_tokio(config: rfc6455::Config) -> ! {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     println!("{}", listener.local_addr().expect("local address"));
     io::stdout().flush().expect("flush stdout");
-    runtime().block_on(async move {
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
-        let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            stream.set_nodelay(true).expect("TCP_NODELAY");
-            drop(tokio::spawn(ours_tokio(stream, config)));
-        }
-    })
+    runtime().block_on(accept_each(listener, |stream| {
+        drop(tokio::spawn(ours_tokio(stream, config)));
+    }));
+    unreachable!("the accept loop never ends")
 }
 
 async fn serve_tokio(server: Server, listener: TcpListener) {
-    listener
-        .set_nonblocking(true)
-        .expect("non-blocking listener");
-    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
-        };
-        stream.set_nodelay(true).expect("TCP_NODELAY");
+    accept_each(listener, |stream| {
         // One spawn per server, so that each task is the size of its own
         // future (a match inside one async block would size every task for
         // the largest server).
@@ -185,6 +168,23 @@ async fn serve_tokio(server: Server, listener: TcpListener) {
             Server::TcpTokio => drop(tokio::spawn(tcp_tokio(stream))),
             _ => unreachable!("a thread server"),
         }
+    })
+    .await
+}
+
+/// Accepts on `listener` for ever, handing each connection, `TCP_NODELAY`
+/// set, to `spawn`; a failed accept (no file left, say) is skipped.
+async fn accept_each(listener: TcpListener, mut spawn: impl FnMut(tokio::net::TcpStream)) {
+    listener
+        .set_nonblocking(true)
+        .expect("non-blocking listener");
+    let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        spawn(stream);
     }
 }
 
