@@ -269,6 +269,15 @@ async fn serve(server: Arc<Server>, cluster: Arc<Cluster>, mut requests: mpsc::R
 }
 
 /// Publishes a run of group, room and private messages in one pipeline.
+/// Publishes `text` on the channel every server relays to its members.
+async fn publish_all(commands: &mut ConnectionManager, text: &str) -> RedisResult<i64> {
+    redis::cmd("PUBLISH")
+        .arg("chat:all")
+        .arg(text)
+        .query_async(commands)
+        .await
+}
+
 async fn publish(server: &Server, cluster: &Cluster, messages: &mut Vec<Request>) {
     if messages.is_empty() {
         return;
@@ -386,11 +395,7 @@ async fn serve_one(server: &Server, cluster: &Cluster, request: Request) {
                 Ok((members, list)) => {
                     let text = json!({"type": "join", "room": room, "user": name, "members": names(&members)})
                         .to_string();
-                    let sent: RedisResult<i64> = redis::cmd("PUBLISH")
-                        .arg("chat:all")
-                        .arg(&text)
-                        .query_async(&mut commands)
-                        .await;
+                    let sent = publish_all(&mut commands, &text).await;
                     sent.ok().map(|_| (text, list))
                 }
                 Err(_) => None,
@@ -438,11 +443,7 @@ async fn serve_one(server: &Server, cluster: &Cluster, request: Request) {
                 }
                 let text = json!({"type": "leave", "room": room, "user": name, "members": names(&members)})
                     .to_string();
-                let sent: RedisResult<i64> = redis::cmd("PUBLISH")
-                    .arg("chat:all")
-                    .arg(&text)
-                    .query_async(&mut commands)
-                    .await;
+                let sent = publish_all(&mut commands, &text).await;
                 if sent.is_err() || !cluster.subscribed.load(Ordering::Relaxed) {
                     server.hub().relay(&text);
                 }
