@@ -13,6 +13,7 @@ mod split;
 #[cfg(feature = "rustls")]
 mod tls;
 
+use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::mem::MaybeUninit;
@@ -571,25 +572,33 @@ fn deadline_or_bytes(connection: &mut Connection, bytes: Option<&[u8]>) {
     }
 }
 
-/// At most two pieces taken from a connection's send queue
-/// ([`Connection::poll_transmit`]), written with one vectored write: the
-/// header of a large message and its payload, sent from the message's own
-/// buffer, go out together, so that Nagle's algorithm never holds back a
-/// payload behind a small write.
+/// Pieces taken from a connection's send queue
+/// ([`Connection::poll_transmit`]), written together with one vectored
+/// write: the header of a large message and its payload, sent from the
+/// message's own buffer, go out in the same call (so Nagle's algorithm never
+/// holds a payload back behind a small write), and so do the headers and
+/// payloads of many such messages queued at once.
 #[derive(Debug, Default)]
 pub(crate) struct InFlight {
-    /// Written first.
+    /// Written first; empty when nothing is in flight.
     first: Bytes,
-    /// Empty unless `first` is.
-    second: Bytes,
+    /// Written after `first`, in order. Empty unless several pieces were
+    /// taken at once: it allocates only then, and lets go once written, so
+    /// an idle stream holds nothing here.
+    rest: VecDeque<Bytes>,
 }
 
 impl InFlight {
-    /// A second piece is taken only while the first is smaller than this.
-    const PAIR_BELOW: usize = 16 << 10;
+    /// More pieces are taken while fewer bytes than this are in flight: a
+    /// control frame queued meanwhile waits for at most this much (plus one
+    /// piece) before it overtakes the data.
+    const TAKE_BELOW: usize = 256 << 10;
+
+    /// The most pieces given to one vectored write.
+    const MAX_PIECES: usize = 64;
 
     pub(crate) fn len(&self) -> usize {
-        self.first.len() + self.second.len()
+        self.first.len() + self.rest.iter().map(Bytes::len).sum::<usize>()
     }
 
     /// Takes pieces from `next` while there is room.
@@ -600,26 +609,40 @@ impl InFlight {
                 None => return,
             }
         }
-        if self.second.is_empty()
-            && self.first.len() < Self::PAIR_BELOW
-            && let Some(piece) = next()
-        {
-            self.second = piece;
+        let mut len = self.len();
+        while len < Self::TAKE_BELOW && self.rest.len() + 1 < Self::MAX_PIECES {
+            let Some(piece) = next() else { break };
+            len += piece.len();
+            if !piece.is_empty() {
+                self.rest.push_back(piece);
+            }
         }
     }
 
-    /// Drops `n` written bytes; lets go of a piece's allocation as soon as
-    /// it is written.
-    fn advance(&mut self, n: usize) {
-        let first = n.min(self.first.len());
-        self.first.advance(first);
-        self.second.advance(n - first);
-        // An empty `Bytes` past the end of a piece still holds its buffer.
-        if self.second.is_empty() {
-            self.second = Bytes::new();
+    /// The pieces in flight, in order, for one vectored write.
+    fn io_slices<'a>(
+        &'a self,
+        slices: &'a mut [io::IoSlice<'a>; Self::MAX_PIECES],
+    ) -> &'a [io::IoSlice<'a>] {
+        slices[0] = io::IoSlice::new(&self.first);
+        for (slot, piece) in slices[1..].iter_mut().zip(&self.rest) {
+            *slot = io::IoSlice::new(piece);
         }
-        if self.first.is_empty() {
-            self.first = core::mem::take(&mut self.second);
+        &slices[..1 + self.rest.len()]
+    }
+
+    /// Drops `n` written bytes; lets go of each piece's allocation as soon
+    /// as it is written.
+    fn advance(&mut self, mut n: usize) {
+        // An empty `Bytes` past the end of a piece would still hold its
+        // buffer: a written piece is replaced by the next one.
+        while !self.first.is_empty() && n >= self.first.len() {
+            n -= self.first.len();
+            self.first = self.rest.pop_front().unwrap_or_default();
+        }
+        self.first.advance(n.min(self.first.len()));
+        if self.rest.is_empty() && self.rest.capacity() > 0 {
+            self.rest = VecDeque::new();
         }
     }
 }
@@ -639,14 +662,14 @@ fn poll_write_pieces<W: AsyncWrite + ?Sized>(
         if in_flight.first.is_empty() {
             break;
         }
-        let written = if in_flight.second.is_empty() {
+        let written = if in_flight.rest.is_empty() {
             ready!(io.as_mut().poll_write(cx, &in_flight.first))
         } else {
-            let pieces = [
-                io::IoSlice::new(&in_flight.first),
-                io::IoSlice::new(&in_flight.second),
-            ];
-            ready!(io.as_mut().poll_write_vectored(cx, &pieces))
+            let mut slices = [io::IoSlice::new(&[]); InFlight::MAX_PIECES];
+            ready!(
+                io.as_mut()
+                    .poll_write_vectored(cx, in_flight.io_slices(&mut slices))
+            )
         };
         // `Interrupted` asks for the same call again (std's convention,
         // which the blocking adapter follows too).
@@ -800,5 +823,70 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocketStream<S> {
             ready!(Pin::new(&mut this.io).poll_shutdown(cx))?;
         }
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pieces(lens: &[usize]) -> impl FnMut() -> Option<Bytes> {
+        let mut pieces: VecDeque<Bytes> = lens
+            .iter()
+            .enumerate()
+            .map(|(i, &len)| Bytes::from(vec![i as u8; len]))
+            .collect();
+        move || pieces.pop_front()
+    }
+
+    fn written(in_flight: &InFlight) -> Vec<u8> {
+        let mut slices = [io::IoSlice::new(&[]); InFlight::MAX_PIECES];
+        in_flight
+            .io_slices(&mut slices)
+            .iter()
+            .flat_map(|s| s.to_vec())
+            .collect()
+    }
+
+    #[test]
+    fn many_pieces_go_out_in_one_write_and_in_order() {
+        let mut in_flight = InFlight::default();
+        // Sixteen 8 KiB messages sent from their own buffers: header, payload.
+        let lens: Vec<usize> = (0..16).flat_map(|_| [4, 8 << 10]).collect();
+        in_flight.fill(pieces(&lens));
+        assert_eq!(in_flight.rest.len() + 1, 32, "every piece taken at once");
+        let bytes = written(&in_flight);
+        assert_eq!(bytes.len(), 16 * (4 + (8 << 10)));
+        let mut at = 0;
+        for (i, &len) in lens.iter().enumerate() {
+            assert!(bytes[at..at + len].iter().all(|&b| b == i as u8));
+            at += len;
+        }
+    }
+
+    #[test]
+    fn a_partial_write_resumes_inside_the_piece_it_stopped_in() {
+        let mut in_flight = InFlight::default();
+        in_flight.fill(pieces(&[10, 100, 1000]));
+        let all = written(&in_flight);
+        in_flight.advance(10 + 40);
+        assert_eq!(written(&in_flight), all[50..]);
+        in_flight.advance(60);
+        assert_eq!(in_flight.len(), 1000);
+        assert_eq!(written(&in_flight), all[110..]);
+        in_flight.advance(1000);
+        assert_eq!(in_flight.len(), 0);
+        assert!(in_flight.first.is_empty());
+        assert_eq!(in_flight.rest.capacity(), 0, "nothing kept once written");
+    }
+
+    #[test]
+    fn pieces_stop_at_the_byte_budget_and_the_slice_count() {
+        let mut in_flight = InFlight::default();
+        in_flight.fill(pieces(&[64 << 10; 8]));
+        assert_eq!(in_flight.len(), InFlight::TAKE_BELOW, "four 64 KiB pieces");
+        let mut in_flight = InFlight::default();
+        in_flight.fill(pieces(&[1; 100]));
+        assert_eq!(in_flight.rest.len() + 1, InFlight::MAX_PIECES);
     }
 }

@@ -87,10 +87,15 @@ type IoWrite<S> = ::tokio::io::WriteHalf<S>;
 ///     let (stream, _) = listener.accept().await?;
 ///     let (mut read, mut write) = WebSocketStream::accept(stream).await?.into_split();
 ///     // Echo from a second task: the halves do not wait for each other.
+///     // `feed` queues; one flush once the channel is empty writes what the
+///     // queue holds in one system call, where `send` would write each.
 ///     let (tx, mut rx) = tokio::sync::mpsc::channel(16);
 ///     let writer = tokio::spawn(async move {
 ///         while let Some(message) = rx.recv().await {
-///             write.send(message).await?;
+///             write.feed(message).await?;
+///             if rx.is_empty() {
+///                 write.flush().await?;
+///             }
 ///         }
 ///         Ok::<_, rfc6455::io::Error>(())
 ///     });
