@@ -749,6 +749,13 @@ impl<T: Timestamp> Connection<T> {
 
 /// The payload size from which [`Connection::send`] sends a message from
 /// its own buffer instead of copying it into the send queue. Below it, one
-/// copy costs less than a write of its own, and small messages queued
-/// together go out in one write.
-pub const SHARED_PAYLOAD: usize = 16 << 10;
+/// copy costs less than one more slice in the vectored write, and small
+/// messages queued together go out as one slice.
+///
+/// Chosen by measurement (`scripts/shared_payload/run.sh`, in
+/// `benches/RESULTS.md`): a server thread queueing batches of 16 messages
+/// and writing its queue with one vectored write spent, sending from the
+/// messages' buffers against copying, 1.37x the CPU time at 1 KiB, 0.97x at
+/// 4 KiB, 0.91x at 8 KiB and 0.82x at 16 KiB, on an Intel Xeon with glibc's
+/// AVX-512 `memcpy` and the same with `memcpy` kept off AVX-512.
+pub const SHARED_PAYLOAD: usize = 8 << 10;

@@ -72,7 +72,11 @@ impl tokio::io::AsyncRead for Recorder {
 }
 
 impl tokio::io::AsyncWrite for Recorder {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Poll::Ready(Ok(self.record(&[IoSlice::new(buf)])))
     }
     fn poll_write_vectored(
@@ -107,7 +111,11 @@ fn assert_sent_in_place(calls: &[Call], payload: &Bytes) {
     let call = &calls[0];
     assert_eq!(call.len(), 2, "header and payload: {call:?}");
     assert_eq!(call[0].1, 10, "the frame header");
-    assert_eq!(call[1], (at, payload.len()), "the payload, from its own buffer");
+    assert_eq!(
+        call[1],
+        (at, payload.len()),
+        "the payload, from its own buffer"
+    );
 }
 
 #[test]
@@ -144,7 +152,15 @@ async fn a_client_masks_a_shared_payload_into_a_copy() {
     let at = payload.as_ptr() as usize;
     let range = at..at + payload.len();
     let written: usize = calls.iter().flatten().map(|&(_, len)| len).sum();
-    assert_eq!(written, 14 + payload.len(), "header with key, then the payload");
+    assert_eq!(
+        written,
+        14 + payload.len(),
+        "header with key, then the payload"
+    );
     assert!(calls.iter().flatten().all(|&(p, _)| !range.contains(&p)));
-    assert_eq!(payload[..4], [0, 7, 14, 21], "the application's bytes unchanged");
+    assert_eq!(
+        payload[..4],
+        [0, 7, 14, 21],
+        "the application's bytes unchanged"
+    );
 }
