@@ -15,8 +15,8 @@
 //! Environment, for quick runs (defaults in brackets):
 //! `ECHO_CONNS` [1,16,256], `ECHO_SIZES` [16,1024,65536],
 //! `ECHO_IN_FLIGHT` [1,16], `ECHO_SERVERS` [every column, comma-separated
-//! names], `ECHO_ROUNDS` [5], `ECHO_WINDOW_MS` [250], `ECHO_WARMUP_MS`
-//! [100].
+//! names], `ECHO_ROUNDS` [5], `ECHO_WINDOW_MS` [250, and at least 200 per
+//! MiB of the message], `ECHO_WARMUP_MS` [100, and at least 30 per MiB].
 
 use std::time::Duration;
 
@@ -35,6 +35,12 @@ struct Row {
     in_flight: usize,
     /// Messages per second of each column, one per round.
     rates: Vec<Vec<f64>>,
+}
+
+/// `ms` milliseconds per MiB of `size`: a 16 MiB echo takes tens of
+/// milliseconds, so a window of 250 ms would hold only a few of them.
+fn at_least(size: usize, ms: u64) -> Duration {
+    Duration::from_millis((size >> 20) as u64 * ms)
 }
 
 fn main() {
@@ -90,8 +96,8 @@ fn main() {
                             c,
                             size,
                             k,
-                            warmup,
-                            window,
+                            warmup.max(at_least(size, 30)),
+                            window.max(at_least(size, 200)),
                         ));
                         rates[index].push(rate);
                     }
