@@ -262,6 +262,12 @@ impl Output {
             self.pong_at = None;
             return Some(core::mem::take(&mut self.control).freeze());
         }
+        if self.sealed.is_none() && self.tail.len() <= budget {
+            // The tail holds whole frames only (a header whose payload stays
+            // in its own buffer is sealed with it), and all of them fit:
+            // no need to walk them.
+            return (!self.tail.is_empty()).then(|| self.take_front(self.tail.len()));
+        }
         let front = self.front();
         let (mut len, mut rest_of_frame) = (0, 0);
         while len < front.len() {
