@@ -26,6 +26,11 @@ use crate::mask::apply_mask;
 /// ping gets its own pong.
 const PONG_BACKLOG: usize = 4096;
 
+/// The room a tail starts with when short prepared frames are copied into
+/// it (see [`Output::push_frames`]): a few hundred bytes, held only until
+/// they are written.
+const TAIL_START: usize = 512;
+
 /// The queued frames of one connection.
 #[derive(Debug, Default)]
 pub(super) struct Output {
@@ -101,8 +106,14 @@ impl Output {
         encode(&mut self.tail, header, payload);
     }
 
-    /// Appends whole encoded data frames, copying them.
+    /// Appends whole encoded data frames, copying them. An empty tail
+    /// starts with room for [`TAIL_START`] bytes, so that a run of short
+    /// messages fed before a flush does not grow it by doubling from a few
+    /// bytes.
     pub(super) fn push_frames(&mut self, frames: &[u8]) {
+        if self.tail.capacity() - self.tail.len() < frames.len() {
+            self.tail.reserve(frames.len().max(TAIL_START));
+        }
         self.tail.extend_from_slice(frames);
     }
 
