@@ -26,6 +26,11 @@ use crate::mask::apply_mask;
 /// ping gets its own pong.
 const PONG_BACKLOG: usize = 4096;
 
+/// The room a tail starts with when short prepared frames are copied into
+/// it (see [`Output::push_frames`]): a few hundred bytes, held only until
+/// they are written.
+const TAIL_START: usize = 512;
+
 /// The queued frames of one connection.
 #[derive(Debug, Default)]
 pub(super) struct Output {
@@ -101,8 +106,14 @@ impl Output {
         encode(&mut self.tail, header, payload);
     }
 
-    /// Appends whole encoded data frames, copying them.
+    /// Appends whole encoded data frames, copying them. An empty tail
+    /// starts with room for [`TAIL_START`] bytes, so that a run of short
+    /// messages fed before a flush does not grow it by doubling from a few
+    /// bytes.
     pub(super) fn push_frames(&mut self, frames: &[u8]) {
+        if self.tail.capacity() - self.tail.len() < frames.len() {
+            self.tail.reserve(frames.len().max(TAIL_START));
+        }
         self.tail.extend_from_slice(frames);
     }
 
@@ -261,6 +272,12 @@ impl Output {
         if !self.control.is_empty() {
             self.pong_at = None;
             return Some(core::mem::take(&mut self.control).freeze());
+        }
+        if self.sealed.is_none() && self.tail.len() <= budget {
+            // The tail holds whole frames only (a header whose payload stays
+            // in its own buffer is sealed with it), and all of them fit:
+            // no need to walk them.
+            return (!self.tail.is_empty()).then(|| self.take_front(self.tail.len()));
         }
         let front = self.front();
         let (mut len, mut rest_of_frame) = (0, 0);

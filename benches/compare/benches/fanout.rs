@@ -21,7 +21,17 @@
 //! `FANOUT_SERVERS` [every uncompressed column], `FANOUT_ROUNDS` [3],
 //! `FANOUT_DEFLATE_SUBS` [1000] and `FANOUT_DEFLATE_SIZE` [1024] (0
 //! subscribers skips it), `FANOUT_MEM_SUBS` [10000] and `FANOUT_MEM_SIZE`
-//! [65536] (0 skips it).
+//! [65536] (0 skips it). `FANOUT_SERVERS` without tokio-tungstenite takes
+//! the first column as the baseline; empty, it skips the uncompressed
+//! table.
+//!
+//! To profile: each cell prints the CPU time of the server child and of the
+//! load generator per delivered message (is the load generator the
+//! bottleneck?); `FANOUT_PERF` (perf arguments, `{cell}` in them replaced
+//! by `column-subscribers-size`) attaches `perf` to the server for each
+//! cell; `FANOUT_CHILD_WRAP` runs each server under a command (say
+//! callgrind, `{column}` replaced by the column's name), ended by an `exit`
+//! command so that it writes its output.
 
 use std::time::{Duration, Instant};
 
@@ -69,10 +79,28 @@ fn measure(
                     let mut subscribers = fanout::subscribe(server.addr, n, column, None).await;
                     server.wait_for(n).await;
                     for (s, &size) in sizes.iter().enumerate() {
+                        let perf = fanout::Perf::attach(server, column, n, size).await;
+                        let pid = server.pid().to_string();
+                        let cpu = (fanout::cpu_seconds(&pid), fanout::cpu_seconds("self"));
+                        assert_eq!(server.ask("mark").await, "ok");
                         let (back, time) =
                             fanout::deliver(server, subscribers, column, messages, size).await;
+                        assert_eq!(server.ask("mark").await, "ok");
+                        let server_cpu = fanout::cpu_seconds(&pid) - cpu.0;
+                        let load_cpu = fanout::cpu_seconds("self") - cpu.1;
+                        drop(perf);
                         subscribers = back;
                         cells[s][index] = time.as_secs_f64();
+                        let per_message = 1e9 / (n * messages) as f64;
+                        eprintln!(
+                            "  round {round}, {} {n} x {}: {:.1} ms; CPU of the server \
+                             {:.0} ns, of the load generator {:.0} ns per delivered message",
+                            column.name(),
+                            size_name(size),
+                            time.as_secs_f64() * 1e3,
+                            server_cpu * per_message,
+                            load_cpu * per_message
+                        );
                     }
                     assert_eq!(server.ask("reset").await, "ok");
                     drop(subscribers);
@@ -192,6 +220,16 @@ async fn settled_heap(server: &mut FanoutServer) -> usize {
     }
 }
 
+/// Ends the server children, letting a wrapper around them write its
+/// output.
+fn stop(runtime: &tokio::runtime::Runtime, children: Vec<FanoutServer>) {
+    runtime.block_on(async {
+        for child in children {
+            child.stop().await;
+        }
+    });
+}
+
 fn main() {
     fanout::serve_if_asked();
     child::raise_open_files_limit();
@@ -204,17 +242,17 @@ fn main() {
     let deflate_size = env_number("FANOUT_DEFLATE_SIZE", 1024);
     let mem_subs = env_number("FANOUT_MEM_SUBS", 10_000);
     let mem_size = env_number("FANOUT_MEM_SIZE", 65536);
-    let mut columns: Vec<Column> = match std::env::var("FANOUT_SERVERS") {
+    let columns: Vec<Column> = match std::env::var("FANOUT_SERVERS") {
         Ok(names) => names
             .split(',')
+            .filter(|n| !n.trim().is_empty())
             .map(|n| Column::from_name(n.trim()).unwrap_or_else(|| panic!("no column {n}")))
             .collect(),
         Err(_) => Column::PLAIN.to_vec(),
     };
-    if !columns.contains(&BASELINE) {
-        columns.push(BASELINE);
-    }
-    let baseline = columns.iter().position(|&c| c == BASELINE).unwrap();
+    // Given columns without tokio-tungstenite (a profile of a few): the
+    // first is the baseline. None at all skips the uncompressed table.
+    let baseline = columns.iter().position(|&c| c == BASELINE).unwrap_or(0);
 
     machine::print();
     println!(
@@ -233,17 +271,19 @@ fn main() {
         }
         children
     });
-    let rows = measure(
-        &runtime,
-        &mut children,
-        &columns,
-        &subs,
-        &sizes,
-        messages,
-        rounds,
-    );
-    drop(children);
-    print_tables(&rows, &columns, baseline, messages);
+    if !columns.is_empty() {
+        let rows = measure(
+            &runtime,
+            &mut children,
+            &columns,
+            &subs,
+            &sizes,
+            messages,
+            rounds,
+        );
+        print_tables(&rows, &columns, baseline, messages);
+    }
+    stop(&runtime, children);
 
     if deflate_subs > 0 {
         // Ratio to the connection compressing each message itself.
@@ -264,7 +304,7 @@ fn main() {
             messages,
             rounds,
         );
-        drop(children);
+        stop(&runtime, children);
         println!("\nWith permessage-deflate, JSON-like text:");
         print_tables(&rows, &pair, 1, messages);
     }

@@ -14,7 +14,12 @@
 //! - `publish M SIZE`: publishes messages 0..M of SIZE bytes, answers `ok`
 //!   once all are in the channels (not yet written);
 //! - `heap`: the live heap bytes of the child ([`heap::live_bytes`]);
-//! - `reset`: forgets every subscriber (their writer tasks end).
+//! - `reset`: forgets every subscriber (their writer tasks end);
+//! - `mark`: answers `ok`, calling [`mark`] on the way: a point for a
+//!   profiler (callgrind's `--dump-before=*fanout*mark*` gives the counts of
+//!   each cell, the load generator marking before and after each);
+//! - `exit`: ends the child at once, answering nothing (so that a profiler
+//!   it runs under writes its output).
 
 use std::io::{self, IoSlice, Write as _};
 use std::sync::{Arc, Mutex};
@@ -33,7 +38,7 @@ use crate::heap;
 
 mod load;
 
-pub use load::{FanoutServer, Subscriber, deliver, subscribe};
+pub use load::{FanoutServer, Perf, Subscriber, cpu_seconds, deliver, subscribe};
 
 /// Messages a writer takes from its channel before it flushes.
 const BATCH: usize = 64;
@@ -273,6 +278,8 @@ async fn control_loop(column: Column, stream: TcpStream, hub: &Hub) -> io::Resul
         let answer = match words.as_slice() {
             ["count"] => lock(hub).count().to_string(),
             ["heap"] => heap::live_bytes().to_string(),
+            ["mark"] => mark(),
+            ["exit"] => std::process::exit(0),
             ["reset"] => {
                 *lock(hub) = Inboxes::default();
                 "ok".to_string()
@@ -293,6 +300,13 @@ async fn control_loop(column: Column, stream: TcpStream, hub: &Hub) -> io::Resul
         write.write_all(format!("{answer}\n").as_bytes()).await?;
     }
     Ok(())
+}
+
+/// Does nothing, out of line, so that a profiler can stop at it: see the
+/// `mark` command.
+#[inline(never)]
+pub fn mark() -> String {
+    std::hint::black_box("ok").to_string()
 }
 
 /// Message `seq`, turned once into the column's type, into every channel.

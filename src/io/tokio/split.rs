@@ -432,6 +432,14 @@ impl<S: AsyncRead + AsyncWrite> WriteHalf<S> {
     /// first waiting while the queue is above the high-water mark; see
     /// [`WebSocketStream::feed_prepared`].
     pub async fn feed_prepared(&mut self, message: &PreparedMessage) -> Result<(), Error> {
+        // Below the mark (a broadcaster's usual case), one lock both checks
+        // and queues.
+        {
+            let mut connection = lock(&self.shared.connection);
+            if connection.buffered_amount() < self.high_water {
+                return Ok(connection.send_prepared(message)?);
+            }
+        }
         std::future::poll_fn(|cx| self.poll_ready_inner(cx)).await?;
         Ok(lock(&self.shared.connection).send_prepared(message)?)
     }

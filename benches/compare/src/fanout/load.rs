@@ -26,10 +26,26 @@ pub struct FanoutServer {
 
 impl FanoutServer {
     /// Starts `column` in a child process (with `env` added to its
-    /// environment) and connects its control connection.
+    /// environment) and connects its control connection. With
+    /// `FANOUT_CHILD_WRAP` set (say `valgrind --tool=callgrind
+    /// --callgrind-out-file=/tmp/cg-{column}`), the child runs under that
+    /// command, `{column}` replaced by the column's name; see
+    /// [`stop`](Self::stop) for its output.
     pub async fn start(column: Column, env: &[(&str, &str)]) -> Self {
         let exe = std::env::current_exe().expect("current executable");
-        let mut child = Command::new(exe)
+        let wrap = std::env::var("FANOUT_CHILD_WRAP").unwrap_or_default();
+        let mut words = wrap
+            .split_whitespace()
+            .map(|w| w.replace("{column}", column.name()));
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut command = Command::new(program);
+                command.args(words).arg(exe);
+                command
+            }
+            None => Command::new(exe),
+        };
+        let mut child = command
             .envs(env.iter().copied())
             .arg("--serve-fanout")
             .arg(column.name())
@@ -89,6 +105,19 @@ impl FanoutServer {
     /// The child's live heap bytes.
     pub async fn heap(&mut self) -> usize {
         self.ask("heap").await.parse().expect("heap bytes")
+    }
+
+    /// The child's process id (the wrapper's, under `FANOUT_CHILD_WRAP`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Asks the child to exit and waits for it, so that a wrapper
+    /// (`FANOUT_CHILD_WRAP`: callgrind, `perf stat`) writes what it counted;
+    /// dropping it kills it instead.
+    pub async fn stop(mut self) {
+        let _ = self.control.get_mut().write_all(b"exit\n").await;
+        let _ = self.child.wait();
     }
 }
 
@@ -194,4 +223,58 @@ pub async fn deliver(
         subscribers.push(ws);
     }
     (subscribers, last - start)
+}
+
+/// A profiler attached to the server child for one cell, with
+/// `FANOUT_PERF` set to `perf` arguments (say `record -g -o
+/// /tmp/{cell}.data` or `stat -o /tmp/{cell}.txt`; `{cell}` becomes
+/// `column-subscribers-size`); `-p <pid>` is added. Stopped with SIGINT
+/// when dropped, so that perf writes what it has.
+pub struct Perf(Option<Child>);
+
+impl Perf {
+    /// Attaches, if asked, and gives perf a moment to start counting (the
+    /// server is idle meanwhile).
+    pub async fn attach(server: &FanoutServer, column: Column, subs: usize, size: usize) -> Perf {
+        let Ok(args) = std::env::var("FANOUT_PERF") else {
+            return Perf(None);
+        };
+        let cell = format!("{}-{subs}-{size}", column.name());
+        let child = Command::new("perf")
+            .args(args.split_whitespace().map(|w| w.replace("{cell}", &cell)))
+            .arg("-p")
+            .arg(server.pid().to_string())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start perf");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Perf(Some(child))
+    }
+}
+
+impl Drop for Perf {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            // SAFETY: a signal to a process id this one started and has
+            // not yet waited for, so the id is not reused.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+            let _ = child.wait();
+        }
+    }
+}
+
+/// CPU time (user and system) a process has used, summed over its
+/// threads from `/proc/<pid>/task/*/schedstat` (`self` for this one), in
+/// seconds: nanoseconds, where `/proc/<pid>/stat` counts 10 ms ticks.
+pub fn cpu_seconds(pid: &str) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0.0;
+    };
+    let nanos: u64 = tasks
+        .filter_map(|task| {
+            let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+            stat.split_whitespace().next()?.parse::<u64>().ok()
+        })
+        .sum();
+    nanos as f64 / 1e9
 }
