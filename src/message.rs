@@ -604,10 +604,13 @@ impl Assembler {
     }
 
     /// Checks the bytes appended to [`payload_buffer`](Self::payload_buffer)
-    /// from `from` on, as [`check`](Self::check) does.
+    /// from `from` on, as [`check`](Self::check) does. A failed check
+    /// changes nothing, so that the same bytes checked again fail again.
     pub(crate) fn check_appended(&mut self, from: usize) -> Result<(), MessageError> {
         if self.open == Some(DataKind::Text) {
-            self.utf8.feed(&self.rest[from..])?;
+            let mut utf8 = self.utf8;
+            utf8.feed(&self.rest[from..])?;
+            self.utf8 = utf8;
         }
         Ok(())
     }

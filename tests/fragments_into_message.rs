@@ -8,7 +8,7 @@
 mod common;
 mod counting;
 
-use common::{client_frame, drain};
+use common::{KEY, client_frame, drain, raw_frame, server_frame};
 use proptest::prelude::*;
 use rfc6455::frame::OpCode;
 use rfc6455::{Config, Connection, Event, Message, ProtocolError, Role};
@@ -46,6 +46,10 @@ fn a_16_mib_message_in_64_kib_frames_is_copied_once_and_held_once() {
         matches!(message, Some(Event::Message(m)) if m.as_bytes() == payload)
     });
     assert!(same, "the message differs");
+    eprintln!(
+        "COUNTS total {} peak {} allocations {}",
+        counts.total, counts.peak, counts.allocations
+    );
     let payload_bytes = MESSAGE as i64;
     // Allocated over the message's life, growth included: the message
     // (doubling, each growth counted by what it added) and the one receive
@@ -79,6 +83,195 @@ fn bad_utf8_in_a_fragment_fails_before_the_fragment_ends() {
     let (events, error) = drain(&mut server);
     assert_eq!(events, []);
     assert_eq!(error.map(|e| e.close_code().into()), Some(1007u16));
+}
+
+#[test]
+fn bad_utf8_is_found_in_fragments_begun_by_receive() {
+    // Fragments of 1000 bytes read 1500 at a time: most headers arrive
+    // right after the end of the fragment before, in the same read.
+    let mut text = "é".repeat(20_000).into_bytes();
+    text[5_001] = b'x'; // cuts a two-byte sequence
+    let wire = fragments(OpCode::Text, &text, 1000);
+    let mut server = Connection::new(Role::Server, Config::default());
+    let mut error = None;
+    let mut at = 0;
+    for read in wire.chunks(1500) {
+        server.receive(read);
+        at += read.len();
+        let (events, e) = drain(&mut server);
+        assert_eq!(events, []);
+        if e.is_some() {
+            error = e;
+            break;
+        }
+    }
+    assert_eq!(error.map(|e| e.close_code().into()), Some(1007u16));
+    assert!(at < 8_000, "found after {at} bytes");
+}
+
+#[test]
+fn bad_utf8_at_the_end_of_a_fragment_is_found_before_the_next_begins() {
+    // The second read ends the first fragment with a byte that cannot
+    // follow, and holds the whole next fragment.
+    let mut first = "é".repeat(500).into_bytes();
+    first[999] = b'x';
+    let first = client_frame(false, OpCode::Text, &first);
+    let mut wire = first[..100].to_vec();
+    let mut server = Connection::new(Role::Server, Config::default());
+    server.receive(&wire);
+    assert_eq!(drain(&mut server), (vec![], None));
+    wire = first[100..].to_vec();
+    wire.extend(client_frame(true, OpCode::Continuation, "ü".as_bytes()));
+    server.receive(&wire);
+    let (events, error) = drain(&mut server);
+    assert_eq!(events, []);
+    assert_eq!(error.map(|e| e.close_code().into()), Some(1007u16));
+}
+
+/// (what, the bytes that follow, config, events, close code)
+type Case = (&'static str, Vec<u8>, Config, Vec<Event>, Option<u16>);
+
+/// What follows a fragment whose payload went into the message, in the same
+/// read as the fragment's last bytes, with the events and the error (as a
+/// close code) it gives. The header is parsed by `receive` when it begins a
+/// continuation; every other case is left to `poll_event`.
+#[test]
+fn what_follows_a_fragment_in_the_same_read() {
+    let limit = Config::default().max_message_size(3_000);
+    let binary = |payload: &[u8]| Event::Message(Message::binary(payload.to_vec()));
+    let mut whole = vec![1; 1000];
+    whole.extend([2; 1000]);
+    let cases: Vec<Case> = vec![
+        (
+            "a continuation that ends the message",
+            client_frame(true, OpCode::Continuation, &[2; 1000]),
+            Config::default(),
+            vec![binary(&whole)],
+            None,
+        ),
+        (
+            "a ping, then the last continuation",
+            [
+                client_frame(true, OpCode::Ping, b"p"),
+                client_frame(true, OpCode::Continuation, &[2; 1000]),
+            ]
+            .concat(),
+            Config::default(),
+            vec![Event::Ping(b"p".to_vec().into()), binary(&whole)],
+            None,
+        ),
+        (
+            "an empty continuation, then the last one",
+            [
+                client_frame(false, OpCode::Continuation, &[]),
+                client_frame(true, OpCode::Continuation, &[2; 1000]),
+            ]
+            .concat(),
+            Config::default(),
+            vec![binary(&whole)],
+            None,
+        ),
+        (
+            "an unmasked continuation (section 5.1)",
+            server_frame(true, OpCode::Continuation, &[2; 1000]),
+            Config::default(),
+            vec![],
+            Some(1002),
+        ),
+        (
+            "a new message inside the open one (section 5.4)",
+            client_frame(true, OpCode::Binary, &[2; 1000]),
+            Config::default(),
+            vec![],
+            Some(1002),
+        ),
+        (
+            "a continuation with RSV2 set (section 5.2)",
+            raw_frame(0xA0, Some(KEY), &[2; 1000]),
+            Config::default(),
+            vec![],
+            Some(1002),
+        ),
+        (
+            "a reserved opcode (section 5.2)",
+            raw_frame(0x83, Some(KEY), &[2; 1000]),
+            Config::default(),
+            vec![],
+            Some(1002),
+        ),
+        (
+            "a continuation past the message limit (section 10.4)",
+            client_frame(true, OpCode::Continuation, &[2; 2_500]),
+            limit,
+            vec![],
+            Some(1009),
+        ),
+        (
+            "a continuation past the frame limit",
+            client_frame(true, OpCode::Continuation, &[2; 2_500]),
+            Config::default().max_frame_size(2_000),
+            vec![],
+            Some(1009),
+        ),
+    ];
+    let first = client_frame(false, OpCode::Binary, &[1; 1000]);
+    for (what, next, config, events, code) in cases {
+        // Every cut of the next frame: its header whole in the read that
+        // ends the first fragment, or cut there and completed by the next.
+        for cut in [next.len(), 8, 3, 1, 0] {
+            let mut server = Connection::new(Role::Server, config);
+            server.receive(&first[..50]);
+            assert_eq!(drain(&mut server), (vec![], None), "{what}");
+            let mut got = Vec::new();
+            let mut error = None;
+            let second = [&first[50..], &next[..cut]].concat();
+            for read in [&second[..], &next[cut..]] {
+                server.receive(read);
+                let (e, err) = drain(&mut server);
+                got.extend(e);
+                if err.is_some() {
+                    error = err;
+                    break;
+                }
+            }
+            assert_eq!(got, events, "{what}, cut at {cut}");
+            assert_eq!(
+                error.map(|e| e.close_code().into()),
+                code,
+                "{what}, cut at {cut}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_fragment_begun_within_a_read_is_not_buffered_first() {
+    // The first fragment's header arrives alone, so its payload goes into
+    // the message; the read that ends it also holds the whole next fragment,
+    // whose payload then goes into the message too, without passing
+    // through a receive buffer of its size.
+    const NEXT: usize = 100_000;
+    let first = client_frame(false, OpCode::Binary, &[1; 1000]);
+    let next = client_frame(true, OpCode::Continuation, &[2; NEXT]);
+    let mut server = Connection::new(Role::Server, Config::default());
+    server.receive(&first[..20]);
+    assert_eq!(drain(&mut server), (vec![], None));
+    let second = [&first[20..], &next[..]].concat();
+    let (events, counts) = counting::counted(|| {
+        server.receive(&second);
+        let (events, error) = drain(&mut server);
+        assert_eq!(error, None);
+        events.len()
+    });
+    assert_eq!(events, 1);
+    // The message grows to the power of two above what it holds; a
+    // receive buffer for the next fragment would add as much again.
+    let message = (1000 + NEXT).next_power_of_two() as i64;
+    assert!(
+        counts.peak < message + 4096,
+        "peak of {} bytes for a message of {message}",
+        counts.peak
+    );
 }
 
 #[test]
