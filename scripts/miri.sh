@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs the unit tests of every module that holds unsafe code under Miri, the
 # interpreter that checks unsafe code for undefined behaviour: `mask` (the
-# SIMD paths) and `message` (`Utf8Bytes::as_str` trusts validated bytes).
+# SIMD paths), `message` (`Utf8Bytes::as_str` trusts validated bytes) and
+# `connection::read_space` (`PayloadSpace`'s `BufMut`).
 # Their tests use inputs sized for Miri.
 #
-#   scripts/miri.sh              the mask and message tests
+#   scripts/miri.sh              the mask, message and read_space tests
 #   scripts/miri.sh FILTER...    library tests whose names match any FILTER
 #
 # On x86_64 the tests run twice: once for the baseline (SSE2), and once with
@@ -15,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 toolchain=nightly
-filters=(mask:: message::)
+filters=(mask:: message:: connection::read_space::)
 if [ $# -gt 0 ]; then filters=("$@"); fi
 
 if ! rustup run "$toolchain" rustc --version >/dev/null 2>&1; then

@@ -23,6 +23,7 @@ use crate::time::Timestamp;
 mod input;
 mod output;
 mod prepared;
+mod read_space;
 mod send;
 mod timers;
 
@@ -30,6 +31,7 @@ use input::Incoming;
 use output::Output;
 pub use output::{Slices, Transmit};
 pub use prepared::PreparedMessage;
+pub use read_space::PayloadSpace;
 use timers::Timers;
 
 /// Which end of the connection this is. Clients mask every frame they send;

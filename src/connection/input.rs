@@ -199,6 +199,26 @@ impl<T: Timestamp> Connection<T> {
         Some(&bytes[head..])
     }
 
+    /// The bytes that the fragment being received still needs, when its
+    /// payload goes straight into the message; for
+    /// [`payload_space`](Self::payload_space).
+    pub(super) fn direct_payload_needed(&self) -> Option<usize> {
+        let incoming = self.incoming.as_ref()?;
+        let base = incoming.direct?;
+        let arrived = self.assembler.payload_len() - base;
+        Some(incoming.header.payload_len as usize - arrived)
+    }
+
+    /// Unmasks the payload appended to the message from `start` on, which
+    /// a [`PayloadSpace`](super::PayloadSpace) took; it is checked at the
+    /// next [`poll_event`](Self::poll_event), as bytes that `receive`
+    /// appends are.
+    pub(super) fn unmask_direct_payload(&mut self, start: usize) {
+        if let Some(masker) = self.incoming.as_mut().and_then(|i| i.masker.as_mut()) {
+            masker.apply(&mut self.assembler.payload_buffer(0)[start..]);
+        }
+    }
+
     /// The transport reached end of stream. If the close handshake was not
     /// complete, the next [`poll_event`](Self::poll_event) reports
     /// [`ProtocolError::AbnormalClosure`] (1006, never sent).
