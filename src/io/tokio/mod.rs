@@ -52,6 +52,12 @@ pub use tokio_rustls::{self, rustls};
 /// us from 0.74-1.08 to 0.96-1.25 of tokio-tungstenite.
 const READ_CHUNK: usize = 64 << 10;
 
+/// The read into the stack buffer after one that went straight into a
+/// fragment's payload: room for the next frame's header (at most 14 bytes)
+/// or a control frame between fragments, and little of a payload, which
+/// then goes straight into the message with the next read.
+const HEADER_READ: usize = 256;
+
 /// Bytes read at once during the opening handshake, into a buffer that
 /// lives as long as the handshake: allocated, not zeroed (`read_buf` fills
 /// its spare capacity), and outside the handshake's future, which moves
@@ -170,6 +176,11 @@ pub struct WebSocketStream<S> {
     in_flight: InFlight,
     /// Bytes were written since the stream was last flushed.
     unflushed: bool,
+    /// The last read went straight into a fragment's payload: the next read
+    /// into the stack buffer is short ([`HEADER_READ`]), to take the next
+    /// fragment's header and little else, so that its payload goes
+    /// straight into the message too.
+    in_payload: bool,
     high_water: usize,
     peer_close: Option<CloseFrame>,
     timer: Timer,
@@ -310,6 +321,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             connection,
             in_flight: InFlight::default(),
             unflushed: false,
+            in_payload: false,
             high_water: DEFAULT_HIGH_WATER,
             peer_close: None,
             timer: Timer::default(),
@@ -550,7 +562,7 @@ fn act_on_deadline<R: AsyncRead + ?Sized>(
     act: impl FnOnce(Option<&[u8]>),
 ) -> Poll<io::Result<()>> {
     let mut act = Some(act);
-    let read = poll_read_once(io, cx, |bytes| {
+    let read = poll_read_once(io, cx, READ_CHUNK, |bytes| {
         if let Some(act) = act.take() {
             act(Some(bytes));
         }
@@ -695,18 +707,20 @@ fn poll_write_pieces<W: AsyncWrite + ?Sized>(
     Poll::Ready(Ok(()))
 }
 
-/// Reads once into a stack buffer; gives the bytes to `feed` (empty for end
-/// of stream) in the same poll, so nothing read is ever held across polls.
+/// Reads at most `len` bytes (up to [`READ_CHUNK`]) once into a stack
+/// buffer; gives the bytes to `feed` (empty for end of stream) in the same
+/// poll, so nothing read is ever held across polls.
 /// The buffer is left uninitialized: `ReadBuf` hands out only the bytes the
 /// read filled, so the 64 KiB need no zeroing on every poll.
 /// `Interrupted` is read again.
 fn poll_read_once<R: AsyncRead + ?Sized>(
     mut io: Pin<&mut R>,
     cx: &mut Context<'_>,
+    len: usize,
     feed: impl FnOnce(&[u8]),
 ) -> Poll<io::Result<()>> {
     let mut buf = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
-    let mut read = ReadBuf::uninit(&mut buf);
+    let mut read = ReadBuf::uninit(&mut buf[..len.min(READ_CHUNK)]);
     loop {
         match ready!(io.as_mut().poll_read(cx, &mut read)) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -715,6 +729,43 @@ fn poll_read_once<R: AsyncRead + ?Sized>(
     }
     feed(read.filled());
     Poll::Ready(Ok(()))
+}
+
+/// While the payload of a fragment is arriving, reads once straight into
+/// the message being assembled ([`Connection::payload_space`]): as much as
+/// the frame still needs (up to what the message holds, at least 64 KiB),
+/// copied once, and no stack buffer in between. `None` when no payload is
+/// arriving: then read with [`poll_read_once`], in small reads' sizes.
+/// `Interrupted` is read again.
+fn poll_read_payload<R: AsyncRead + Unpin + ?Sized>(
+    io: &mut R,
+    cx: &mut Context<'_>,
+    connection: &mut Connection,
+) -> Option<Poll<io::Result<()>>> {
+    loop {
+        let mut space = connection.payload_space()?;
+        // One poll of `read_buf`'s future: it holds nothing across polls
+        // (the bytes are in the message once it is ready), so dropping it
+        // when pending loses nothing.
+        let read = std::pin::pin!(io.read_buf(&mut space)).poll(cx);
+        // Dropping the space hands what was read to the connection.
+        drop(space);
+        return Some(match read {
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Poll::Ready(Ok(0)) => {
+                connection.receive_eof();
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Ok(_)) => {
+                // The time the bytes arrived, for the idle and keepalive
+                // timers.
+                connection.receive_at(&[], Instant::now());
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        });
+    }
 }
 
 /// Feeds bytes read, or the end of stream, to a connection.
@@ -784,9 +835,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocketStream<S> {
                 return Poll::Ready(Some(Err(e.into())));
             }
             let connection = &mut this.connection;
-            if let Err(e) = ready!(poll_read_once(Pin::new(&mut this.io), cx, |bytes| {
-                feed(connection, bytes)
-            })) {
+            let read = match poll_read_payload(&mut this.io, cx, connection) {
+                Some(read) => {
+                    this.in_payload = true;
+                    read
+                }
+                None => {
+                    let len = if this.in_payload {
+                        HEADER_READ
+                    } else {
+                        READ_CHUNK
+                    };
+                    this.in_payload = false;
+                    poll_read_once(Pin::new(&mut this.io), cx, len, |bytes| {
+                        feed(connection, bytes)
+                    })
+                }
+            };
+            if let Err(e) = ready!(read) {
                 return Poll::Ready(Some(Err(e.into())));
             }
         }

@@ -15,8 +15,8 @@ use crate::{CloseCode, CloseFrame, Connection, Message, PreparedMessage, State};
 
 use super::super::{Step, TryFeedError, step, transport_failed};
 use super::{
-    Error, InFlight, Timer, WebSocketStream, act_on_deadline, deadline_or_bytes, feed, is_expiry,
-    poll_read_once, poll_write_pieces,
+    Error, InFlight, READ_CHUNK, Timer, WebSocketStream, act_on_deadline, deadline_or_bytes, feed,
+    is_expiry, poll_read_once, poll_write_pieces,
 };
 
 type IoRead<S> = ::tokio::io::ReadHalf<S>;
@@ -400,9 +400,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for ReadHalf<S> {
             if let Poll::Ready(Err(e)) = shared.poll_write(Side::Reader, cx, false) {
                 return Poll::Ready(Some(Err(e.into())));
             }
-            if let Err(e) = ready!(poll_read_once(Pin::new(&mut this.io), cx, |bytes| {
-                feed(&mut lock(&shared.connection), bytes)
-            })) {
+            if let Err(e) = ready!(poll_read_once(
+                Pin::new(&mut this.io),
+                cx,
+                READ_CHUNK,
+                |bytes| { feed(&mut lock(&shared.connection), bytes) }
+            )) {
                 return Poll::Ready(Some(Err(e.into())));
             }
         }
