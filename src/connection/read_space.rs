@@ -107,9 +107,9 @@ unsafe impl<T: Timestamp> BufMut for PayloadSpace<'_, T> {
         self.room
     }
 
+    // SAFETY: `BufMut`'s contract on the caller: the first `cnt` bytes of
+    // the last `chunk_mut` were initialized; that chunk was at most `room`.
     unsafe fn advance_mut(&mut self, cnt: usize) {
-        // `BufMut`'s contract on the caller: `cnt` bytes of `chunk_mut` are
-        // initialized, and `chunk_mut` was at most `room`.
         assert!(cnt <= self.room, "advance_mut past the room given");
         self.room -= cnt;
         // SAFETY: our caller wrote the first `cnt` bytes of the chunk we
