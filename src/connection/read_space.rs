@@ -49,16 +49,19 @@ impl<T: Timestamp> Connection<T> {
     ///
     /// ```
     /// use bytes::BufMut;
-    /// use rfc6455::{Config, Connection, Event, Message, Role};
+    /// use core::time::Duration;
+    /// use rfc6455::{Config, Connection, Event, Message};
     ///
     /// // A client's message of 1500 bytes in two frames: 1000 and 500
-    /// // bytes of payload, each behind an 8-byte header (masked).
+    /// // bytes of payload, each behind an 8-byte header (masked; the key
+    /// // stands for a random one).
     /// let payload = vec![7u8; 1500];
-    /// let mut client = Connection::new(Role::Client, Config::default().send_frame_size(1000));
+    /// let config = Config::default().send_frame_size(1000);
+    /// let mut client = Connection::<Duration>::client(config, || [0x37, 0xfa, 0x21, 0x3d]);
     /// client.send_binary(&payload)?;
     /// let wire = client.take_transmit().to_vec();
     ///
-    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// let mut server = Connection::<Duration>::server(Config::default());
     /// // The first header and 100 bytes of payload arrive.
     /// server.receive(&wire[..8 + 100]);
     /// assert_eq!(server.poll_event()?, None);
