@@ -29,6 +29,11 @@
 //!
 //! A payload that arrives in pieces is unmasked piece by piece with
 //! [`apply_mask_at`] or a [`Masker`], which keep the phase of the key.
+//! [`Masker::put`] unmasks a piece as it copies it into another buffer (the
+//! message it belongs to), with the same vector widths: one pass over the
+//! bytes instead of a copy and then a pass in place. Decoding a 16 MiB
+//! message then runs at 0.90 to 0.96 of `memcpy` into a fresh buffer, where
+//! the two passes ran at 0.76 to 0.81 (`benches/RESULTS.md`).
 
 // The vector paths' helpers are unused where there is no vector path.
 #![cfg_attr(
@@ -38,6 +43,9 @@
     )),
     allow(dead_code, unused_macros)
 )]
+
+use bytes::BufMut;
+use bytes::buf::UninitSlice;
 
 /// XORs `buf` in place with `key`, as if `buf` started at payload offset 0.
 ///
@@ -128,6 +136,35 @@ impl Masker {
     #[inline]
     pub fn apply(&mut self, piece: &mut [u8]) {
         apply_mask_at(piece, self.key, self.position);
+        self.position += piece.len() as u64;
+    }
+
+    /// Appends the next piece of the payload to `out`, XORed as it is
+    /// copied, and advances the position: one pass over the bytes, where
+    /// `put_slice` followed by [`apply`](Self::apply) takes two. This is how
+    /// a received payload is copied into the message it belongs to.
+    ///
+    /// # Panics
+    ///
+    /// As [`BufMut::put_slice`]: if `out` has room for fewer than
+    /// `piece.len()` bytes. A `Vec<u8>` or a `BytesMut` grows instead.
+    ///
+    /// ```
+    /// use rfc6455::mask::{apply_mask, Masker};
+    ///
+    /// let key = [0x37, 0xfa, 0x21, 0x3d];
+    /// let mut masked = *b"copied once";
+    /// apply_mask(&mut masked, key);
+    ///
+    /// let mut message = Vec::new();
+    /// let mut masker = Masker::new(key);
+    /// masker.put(&mut message, &masked[..4]);
+    /// masker.put(&mut message, &masked[4..]);
+    /// assert_eq!(message, b"copied once");
+    /// ```
+    #[inline]
+    pub fn put(&mut self, out: &mut impl BufMut, piece: &[u8]) {
+        put_masked(out, piece, rotate(self.key, self.position));
         self.position += piece.len() as u64;
     }
 
@@ -226,6 +263,74 @@ fn dispatch(buf: &mut [u8], key: [u8; 4]) {
     }
     #[allow(unreachable_code)]
     mask_portable(buf, key)
+}
+
+/// Appends `piece`, XORed with `key` (its phase at the piece's first byte),
+/// to `out`, in one pass; see [`Masker::put`].
+fn put_masked(out: &mut impl BufMut, mut piece: &[u8], mut key: [u8; 4]) {
+    assert!(
+        out.remaining_mut() >= piece.len(),
+        "a masked piece of {} bytes put in a buffer with room for {}",
+        piece.len(),
+        out.remaining_mut()
+    );
+    while !piece.is_empty() {
+        let room = out.chunk_mut();
+        // `BufMut` promises a non-empty chunk while there is room left.
+        let n = room.len().min(piece.len());
+        assert!(n > 0, "BufMut::chunk_mut gave no room below remaining_mut");
+        let (now, rest) = piece.split_at(n);
+        copy_masked(&mut room[..n], now, key);
+        // SAFETY: `copy_masked` wrote every one of the first `n` bytes of
+        // `chunk_mut`.
+        unsafe { out.advance_mut(n) };
+        key = rotate(key, n as u64);
+        piece = rest;
+    }
+}
+
+/// Writes `src` XORed with `key` into `dst`, of the same length: every byte
+/// of `dst` is written. The widths follow [`dispatch`]'s: below 16 bytes a
+/// copy through the stack; then the widest vector that fits, with AVX2 from
+/// [`LARGE`] on.
+#[inline]
+fn copy_masked(dst: &mut UninitSlice, src: &[u8], key: [u8; 4]) {
+    let len = src.len();
+    assert_eq!(dst.len(), len);
+    if len < 16 {
+        let mut word = [0; 16];
+        word[..len].copy_from_slice(src);
+        mask_short(&mut word[..len], key);
+        return dst.copy_from_slice(&word[..len]);
+    }
+    let to = dst.as_mut_ptr();
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    {
+        if (64..LARGE).contains(&len) && cpu_has!("avx512f", "avx512bw") {
+            // SAFETY: the CPU reports AVX-512F and BW; `dst` is `len >= 64`
+            // writable bytes, apart from `src` (a `&mut` and a `&`).
+            return unsafe { x86::copy_avx512(to, src, key) };
+        }
+        if len >= 32 && cpu_has!("avx2") {
+            // SAFETY: the CPU reports AVX2; `dst` is `len >= 32` writable
+            // bytes, apart from `src`.
+            return unsafe { x86::copy_avx2(to, src, key) };
+        }
+        // SAFETY: SSE2 is part of this build's baseline; `dst` is
+        // `len >= 16` writable bytes, apart from `src`.
+        return unsafe { x86::copy_sse2(to, src, key) };
+    }
+    #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+    {
+        // SAFETY: NEON is part of this build's baseline; `dst` is
+        // `len >= 16` writable bytes, apart from `src`.
+        return unsafe { arm::copy_neon(to, src, key) };
+    }
+    #[allow(unreachable_code)]
+    {
+        let _ = to;
+        copy_portable(dst, src, key)
+    }
 }
 
 /// A vector path of x86_64, for benches and tests that force one instead of
@@ -435,6 +540,82 @@ macro_rules! vector_masker {
     };
 }
 
+/// Defines `unsafe fn $name(dst, src, key)` that writes `src` XORed with
+/// `key` to `dst`, for at least one vector of bytes: the copy that unmasks
+/// a received payload into its message. One unaligned vector covers the
+/// start; from the first aligned address of `dst` on, aligned stores (no
+/// store splits a cache line), four per iteration; one unaligned vector
+/// covers the end. The overlaps are written twice with the same bytes, each
+/// computed from `src` with the key at its position.
+macro_rules! vector_copier {
+    (
+        $(#[$attr:meta])*
+        fn $name:ident,
+        width: $width:literal,
+        splat: |$k:ident| $splat:expr,
+        loadu: $loadu:path,
+        storeu: $storeu:path,
+        store: $store:path,
+        xor: $xor:path $(,)?
+    ) => {
+        $(#[$attr])*
+        /// # Safety
+        ///
+        /// `src.len()` is at least the vector width; `dst` is valid for
+        /// writes of `src.len()` bytes and does not overlap `src`; the CPU
+        /// has every feature the function is compiled for.
+        pub(super) unsafe fn $name(dst: *mut u8, src: &[u8], key: [u8; 4]) {
+            const W: usize = $width;
+            let len = src.len();
+            debug_assert!(len >= W);
+            let from = src.as_ptr();
+            let splat = |offset: usize| {
+                let $k = pattern_at(key, offset);
+                $splat
+            };
+            // SAFETY: `[0, W)` is in both buffers (`len >= W`); the load and
+            // the store are unaligned ones.
+            unsafe { $storeu(dst.cast(), $xor($loadu(from.cast()), splat(0))) };
+            // The first aligned offset after 0, in `1..=W`: the head covered
+            // everything before it.
+            let mut i = W - dst.addr() % W;
+            let pattern = splat(i);
+            while i + 4 * W <= len {
+                // SAFETY: `[i, i + 4W)` is in both buffers (the loop
+                // condition); `dst + i` is W-aligned (`i` starts at the first
+                // aligned offset and steps by 4W); the loads are unaligned.
+                unsafe {
+                    let s = from.add(i);
+                    let d = dst.add(i);
+                    let a = $loadu(s.cast());
+                    let b = $loadu(s.add(W).cast());
+                    let c = $loadu(s.add(2 * W).cast());
+                    let e = $loadu(s.add(3 * W).cast());
+                    $store(d.cast(), $xor(a, pattern));
+                    $store(d.add(W).cast(), $xor(b, pattern));
+                    $store(d.add(2 * W).cast(), $xor(c, pattern));
+                    $store(d.add(3 * W).cast(), $xor(e, pattern));
+                }
+                i += 4 * W;
+            }
+            while i + W <= len {
+                // SAFETY: `[i, i + W)` is in both buffers and `dst + i` is
+                // aligned, as above.
+                unsafe { $store(dst.add(i).cast(), $xor($loadu(from.add(i).cast()), pattern)) };
+                i += W;
+            }
+            if i < len {
+                // SAFETY: `[len - W, len)` is in both buffers (`len >= W`);
+                // the load and the store are unaligned ones.
+                unsafe {
+                    let v = $loadu(from.add(len - W).cast());
+                    $storeu(dst.add(len - W).cast(), $xor(v, splat(len - W)));
+                }
+            }
+        }
+    };
+}
+
 /// Defines `unsafe fn $name(buf, key)` for short buffers: 16-byte vectors
 /// one after another, then the short path for the last 0 to 15 bytes.
 ///
@@ -592,6 +773,42 @@ mod x86 {
         storeu: _mm_storeu_si128,
         xor: _mm_xor_si128,
     }
+
+    vector_copier! {
+        /// Copies with 64-byte vectors (AVX-512F).
+        #[target_feature(enable = "avx512f,avx512bw")]
+        fn copy_avx512,
+        width: 64,
+        splat: |k| _mm512_set1_epi32(k as i32),
+        loadu: _mm512_loadu_si512,
+        storeu: _mm512_storeu_si512,
+        store: _mm512_store_si512,
+        xor: _mm512_xor_si512,
+    }
+
+    vector_copier! {
+        /// Copies with 32-byte vectors (AVX2).
+        #[target_feature(enable = "avx2")]
+        fn copy_avx2,
+        width: 32,
+        splat: |k| _mm256_set1_epi32(k as i32),
+        loadu: _mm256_loadu_si256,
+        storeu: _mm256_storeu_si256,
+        store: _mm256_store_si256,
+        xor: _mm256_xor_si256,
+    }
+
+    vector_copier! {
+        /// Copies with 16-byte vectors (SSE2).
+        #[target_feature(enable = "sse2")]
+        fn copy_sse2,
+        width: 16,
+        splat: |k| _mm_set1_epi32(k as i32),
+        loadu: _mm_loadu_si128,
+        storeu: _mm_storeu_si128,
+        store: _mm_store_si128,
+        xor: _mm_xor_si128,
+    }
 }
 
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
@@ -622,6 +839,18 @@ mod arm {
         splat: |k| vreinterpretq_u8_u32(vdupq_n_u32(k)),
         loadu: vld1q_u8,
         storeu: vst1q_u8,
+        xor: veorq_u8,
+    }
+
+    vector_copier! {
+        /// Copies with 16-byte vectors (NEON).
+        #[target_feature(enable = "neon")]
+        fn copy_neon,
+        width: 16,
+        splat: |k| vreinterpretq_u8_u32(vdupq_n_u32(k)),
+        loadu: vld1q_u8,
+        storeu: vst1q_u8,
+        store: vst1q_u8,
         xor: veorq_u8,
     }
 }
@@ -678,6 +907,26 @@ fn mask_portable(buf: &mut [u8], key: [u8; 4]) {
         chunk.copy_from_slice(&value.to_ne_bytes());
     }
     mask_short(words.into_remainder(), key);
+}
+
+/// Targets without a vector path: 64-byte blocks masked on the stack (which
+/// the compiler keeps in registers where it can), then copied out.
+#[cfg_attr(
+    any(
+        all(target_arch = "x86_64", target_feature = "sse2"),
+        all(target_arch = "aarch64", target_feature = "neon")
+    ),
+    allow(dead_code)
+)]
+fn copy_portable(dst: &mut UninitSlice, src: &[u8], key: [u8; 4]) {
+    let mut block = [0; 64];
+    for (i, piece) in src.chunks(64).enumerate() {
+        let block = &mut block[..piece.len()];
+        block.copy_from_slice(piece);
+        // 64 is a multiple of 4: every block starts at phase 0.
+        mask_portable(block, key);
+        dst[64 * i..64 * i + piece.len()].copy_from_slice(block);
+    }
 }
 
 /// The obvious byte-at-a-time loop: the reference the fast paths are tested
@@ -827,6 +1076,119 @@ mod tests {
         });
     }
 
+    /// Runs a copying `path` on every length of `LENGTHS` from `min_len`
+    /// up, to every start within a cache line, from a source at two
+    /// alignments and every phase of the key (a few of each under Miri),
+    /// against the byte loop; the bytes around the destination stay as they
+    /// were.
+    fn check_copy_path(
+        name: &str,
+        min_len: usize,
+        path: impl Fn(&mut UninitSlice, &[u8], [u8; 4]),
+    ) {
+        let key = [0xa1, 0xb2, 0xc3, 0xd4];
+        let starts: &[usize] = if cfg!(miri) {
+            &[0, 1, 63]
+        } else {
+            &[
+                0, 1, 2, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 47, 48, 60, 61, 62, 63,
+            ]
+        };
+        let phases: &[u64] = if cfg!(miri) { &[3] } else { &[0, 1, 2, 3] };
+        let src_starts: &[usize] = if cfg!(miri) { &[5] } else { &[0, 5] };
+        for &len in LENGTHS.iter().filter(|&&len| len >= min_len) {
+            for &start in starts {
+                for &src_start in src_starts {
+                    for &phase in phases {
+                        let source = pattern(len + src_start);
+                        let src = &source[src_start..];
+                        let mut backing = vec![0xee; len + 128 + start];
+                        let first = backing.as_ptr().align_offset(64) + start;
+                        let mut expected = backing.clone();
+                        expected[first..first + len].copy_from_slice(src);
+                        apply_mask_bytewise(&mut expected[first..first + len], key, phase);
+                        path(
+                            UninitSlice::new(&mut backing[first..first + len]),
+                            src,
+                            rotate(key, phase),
+                        );
+                        assert_eq!(
+                            backing, expected,
+                            "{name}, len {len}, start {start}, source at {src_start}, phase {phase}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn copying_paths_match_bytewise() {
+        check_copy_path("dispatch", 0, copy_masked);
+        check_copy_path("portable", 0, copy_portable);
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        {
+            // SAFETY: SSE2 is in this build's baseline; `check_copy_path`
+            // passes sources of at least the width given, and a destination
+            // of the same length apart from them.
+            check_copy_path("sse2", 16, |dst, src, key| unsafe {
+                x86::copy_sse2(dst.as_mut_ptr(), src, key)
+            });
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 was detected just above; as for SSE2.
+                check_copy_path("avx2", 32, |dst, src, key| unsafe {
+                    x86::copy_avx2(dst.as_mut_ptr(), src, key)
+                });
+            }
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512bw")
+            {
+                // SAFETY: AVX-512F and BW were detected just above; as for
+                // SSE2.
+                check_copy_path("avx512", 64, |dst, src, key| unsafe {
+                    x86::copy_avx512(dst.as_mut_ptr(), src, key)
+                });
+            }
+        }
+        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+        // SAFETY: NEON is in this build's baseline; as for SSE2 above.
+        check_copy_path("neon", 16, |dst, src, key| unsafe {
+            arm::copy_neon(dst.as_mut_ptr(), src, key)
+        });
+    }
+
+    /// `put` fills a `BufMut` whose chunks are shorter than the piece (a
+    /// chain of two slices), keeping the phase across them.
+    #[test]
+    fn put_crosses_chunks_of_the_buffer() {
+        let key = [9, 8, 7, 6];
+        let data = pattern(300);
+        let mut expected = data.clone();
+        apply_mask_at(&mut expected, key, 1);
+        let mut masked = data.clone();
+        apply_mask_at(&mut masked, key, 0);
+        let (mut a, mut b) = ([0u8; 101], [0u8; 199]);
+        let mut masker = Masker::new(key);
+        masker.apply(&mut [0]);
+        let mut out = (&mut a[..]).chain_mut(&mut b[..]);
+        masker.put(&mut out, &data);
+        assert_eq!(masker.position(), 301);
+        assert_eq!([&a[..], &b[..]].concat(), expected);
+        // Unmasking is the same XOR.
+        let mut unmasker = Masker::new(key);
+        let mut back = bytes::BytesMut::new();
+        unmasker.put(&mut back, &masked[..7]);
+        unmasker.put(&mut back, &masked[7..]);
+        assert_eq!(&back[..], &data[..]);
+    }
+
+    #[test]
+    #[should_panic(expected = "room for 4")]
+    fn put_past_the_room_panics_as_put_slice_does() {
+        let mut room = [0u8; 4];
+        Masker::new([1, 2, 3, 4]).put(&mut &mut room[..], &[0; 5]);
+    }
+
     #[test]
     fn offset_rotates_the_key() {
         let mut buf = [0u8; 4];
@@ -856,6 +1218,23 @@ mod tests {
             apply_mask_at(&mut buf, key, offset);
             apply_mask_at(&mut buf, key, offset);
             prop_assert_eq!(buf, data);
+        }
+
+        #[test]
+        fn put_in_pieces_equals_apply(data in proptest::collection::vec(any::<u8>(), 0..600), key: [u8; 4], cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..4)) {
+            let mut whole = data.clone();
+            apply_mask(&mut whole, key);
+            let mut cuts: Vec<usize> = cuts.iter().map(|c| c.index(data.len() + 1)).collect();
+            cuts.push(data.len());
+            cuts.sort_unstable();
+            let mut out = Vec::new();
+            let mut masker = Masker::new(key);
+            let mut from = 0;
+            for cut in cuts {
+                masker.put(&mut out, &data[from..cut]);
+                from = cut;
+            }
+            prop_assert_eq!(out, whole);
         }
 
         #[test]

@@ -96,8 +96,8 @@ impl<T: Timestamp> Connection<T> {
     /// announced and one read more: a header that announces a length the
     /// peer never sends reserves at most twice what arrived, plus 64 KiB and
     /// one read (section 10.4), and a large frame is not moved again by the
-    /// bytes of the next one. The bytes are unmasked as they come in, while
-    /// they are still in the cache.
+    /// bytes of the next one. The bytes are unmasked as they are copied in
+    /// ([`Masker::put`]): one pass over them.
     fn receive_payload<'a>(&mut self, bytes: &'a [u8]) -> &'a [u8] {
         let Some(incoming) = self.incoming.as_mut() else {
             return bytes;
@@ -112,10 +112,9 @@ impl<T: Timestamp> Connection<T> {
             let have = self.assembler.payload_len() - base;
             let (payload, rest) = bytes.split_at(bytes.len().min(len - have));
             let message = self.assembler.payload_buffer(payload.len());
-            let start = message.len();
-            message.extend_from_slice(payload);
-            if let Some(masker) = incoming.masker.as_mut() {
-                masker.apply(&mut message[start..]);
+            match incoming.masker.as_mut() {
+                Some(masker) => masker.put(message, payload),
+                None => message.extend_from_slice(payload),
             }
             return rest;
         }
@@ -146,11 +145,9 @@ impl<T: Timestamp> Connection<T> {
             vec.reserve_exact(room);
             self.recv = BytesMut::from(Bytes::from(vec));
         }
-        self.recv.extend_from_slice(payload);
-        if let Some(masker) = incoming.masker.as_mut()
-            && masker.position() == have as u64
-        {
-            masker.apply(&mut self.recv[have..]);
+        match incoming.masker.as_mut() {
+            Some(masker) if masker.position() == have as u64 => masker.put(&mut self.recv, payload),
+            _ => self.recv.extend_from_slice(payload),
         }
         rest
     }
@@ -287,9 +284,9 @@ impl<T: Timestamp> Connection<T> {
                         // one again.
                         let message = self.assembler.payload_buffer(self.recv.len());
                         let base = message.len();
-                        message.extend_from_slice(&self.recv);
-                        if let Some(masker) = masker.as_mut() {
-                            masker.apply(&mut message[base..]);
+                        match masker.as_mut() {
+                            Some(masker) => masker.put(message, &self.recv),
+                            None => message.extend_from_slice(&self.recv),
                         }
                         self.recv.clear();
                         base
