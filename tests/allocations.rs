@@ -168,3 +168,39 @@ fn small_messages_read_one_at_a_time_allocate_nothing_once_warm() {
     });
     assert_eq!(allocations, 0);
 }
+
+/// Frames larger than a read arrive as the tail of one read and the head
+/// of the next: the payload behind the header moves out of the first read's
+/// buffer (which still holds the frames before it, handed out as messages)
+/// into a buffer of its own with room for the rest, in one allocation, not
+/// a copy and then a reallocation of that copy: with the handle that
+/// splitting the frame off shares, two allocations per frame (it was four).
+#[test]
+fn a_frame_across_two_reads_moves_out_of_the_shared_read_buffer_once() {
+    const FRAMES: usize = 64;
+    let payload = vec![0x5a; 64 << 10];
+    let mut wire = Vec::new();
+    for _ in 0..FRAMES {
+        wire.extend(client_frame(true, OpCode::Binary, &payload));
+    }
+    let mut server = Connection::new(Role::Server, Config::default());
+    let mut held = Vec::with_capacity(FRAMES);
+    let ((), counts) = counting::counted(|| {
+        for read in wire.chunks(64 << 10) {
+            server.receive(read);
+            while let Some(event) = server.poll_event().unwrap() {
+                held.push(event);
+            }
+        }
+    });
+    assert_eq!(held.len(), FRAMES);
+    assert!(
+        held.iter()
+            .all(|e| matches!(e, Event::Message(m) if m.as_bytes() == &payload[..]))
+    );
+    assert!(
+        counts.allocations <= 2 * FRAMES as u64 + 2,
+        "{} allocations and reallocations for {FRAMES} frames",
+        counts.allocations
+    );
+}

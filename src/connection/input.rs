@@ -19,11 +19,33 @@ pub(super) struct Incoming {
     /// Payload bytes already unmasked and checked: at the front of the
     /// receive buffer, or of this frame's part of the message.
     checked: usize,
+    /// Where the payload goes as it arrives.
+    into: Destination,
+}
+
+/// Where the payload of the frame being received goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Destination {
+    /// The receive buffer, behind its header in the buffer of the read
+    /// that brought it.
+    Buffer,
+    /// The receive buffer, grown for this payload: it holds the payload at
+    /// its front and nothing else.
+    GrownBuffer,
+    /// Straight into the message being assembled, from this offset in it
+    /// (a fragment: see [`Assembler::takes_payload`]).
+    Message(usize),
+}
+
+impl Incoming {
     /// Where this frame's payload starts in the message being assembled,
-    /// when it goes straight there (a fragment: see
-    /// [`Assembler::takes_payload`]); `None` when it is buffered in the
-    /// receive buffer.
-    direct: Option<usize>,
+    /// when it goes straight there; `None` when it is buffered.
+    fn direct(&self) -> Option<usize> {
+        match self.into {
+            Destination::Message(base) => Some(base),
+            Destination::Buffer | Destination::GrownBuffer => None,
+        }
+    }
 }
 
 /// The largest receive buffer kept once every byte in it was consumed: a
@@ -104,7 +126,7 @@ impl<T: Timestamp> Connection<T> {
         };
         // Checked against the limits when the header arrived.
         let len = incoming.header.payload_len as usize;
-        if let Some(base) = incoming.direct {
+        if let Some(base) = incoming.direct() {
             // A fragment: its bytes go straight into the message, unmasked
             // as they are copied there, and nowhere else. The message grows
             // by doubling, with what arrived, never to what a header
@@ -137,13 +159,25 @@ impl<T: Timestamp> Connection<T> {
             // Grown as a `Vec`, to exactly that size: `BytesMut::reserve`
             // would round up to twice the old capacity (a 16 MiB frame
             // would end in a 32 MiB buffer, too large for the allocator to
-            // keep for the next one), and `reserve_exact` reallocates,
-            // which the allocator can do in place. The buffer starts at the
-            // payload from the first step on, so the conversions move
-            // nothing after it.
-            let mut vec = alloc::vec::Vec::from(core::mem::take(&mut self.recv));
-            vec.reserve_exact(room);
-            self.recv = BytesMut::from(Bytes::from(vec));
+            // keep for the next one).
+            if incoming.into == Destination::GrownBuffer {
+                // The buffer holds the payload at its front and nothing
+                // else: the conversions move nothing, and `reserve_exact`
+                // reallocates, which the allocator can do in place.
+                let mut vec = alloc::vec::Vec::from(core::mem::take(&mut self.recv));
+                vec.reserve_exact(room);
+                self.recv = BytesMut::from(Bytes::from(vec));
+            } else {
+                // The first step: the payload sits behind its header in the
+                // buffer of an earlier read, perhaps shared with frames
+                // handed out. Converting that buffer would move the payload
+                // to its front (or copy it, when shared) and reallocating
+                // would copy it again; a new buffer copies it once.
+                incoming.into = Destination::GrownBuffer;
+                let mut grown = BytesMut::with_capacity(have + room);
+                grown.extend_from_slice(&self.recv);
+                self.recv = grown;
+            }
         }
         match incoming.masker.as_mut() {
             Some(masker) if masker.position() == have as u64 => masker.put(&mut self.recv, payload),
@@ -168,7 +202,7 @@ impl<T: Timestamp> Connection<T> {
     #[inline(never)]
     fn next_fragment<'a>(&mut self, bytes: &'a [u8]) -> Option<&'a [u8]> {
         let incoming = self.incoming.as_mut()?;
-        let base = incoming.direct?;
+        let base = incoming.direct()?;
         let len = incoming.header.payload_len as usize;
         let arrived = self.assembler.payload_len() - base;
         if incoming.header.fin || arrived < len {
@@ -191,7 +225,7 @@ impl<T: Timestamp> Connection<T> {
             masker: header.mask.map(Masker::new),
             header,
             checked: 0,
-            direct: Some(self.assembler.payload_len()),
+            into: Destination::Message(self.assembler.payload_len()),
         });
         Some(&bytes[head..])
     }
@@ -201,7 +235,7 @@ impl<T: Timestamp> Connection<T> {
     /// [`payload_space`](Self::payload_space).
     pub(super) fn direct_payload_needed(&self) -> Option<usize> {
         let incoming = self.incoming.as_ref()?;
-        let base = incoming.direct?;
+        let base = incoming.direct()?;
         let arrived = self.assembler.payload_len() - base;
         Some(incoming.header.payload_len as usize - arrived)
     }
@@ -295,14 +329,14 @@ impl<T: Timestamp> Connection<T> {
                     masker,
                     header,
                     checked: 0,
-                    direct,
+                    into: direct.map_or(Destination::Buffer, Destination::Message),
                 });
             }
             let Some(incoming) = self.incoming.as_mut() else {
                 return Ok(None);
             };
             let len = incoming.header.payload_len as usize;
-            if let Some(base) = incoming.direct {
+            if let Some(base) = incoming.direct() {
                 let arrived = self.assembler.payload_len() - base;
                 if arrived > incoming.checked {
                     self.assembler.check_appended(base + incoming.checked)?;
