@@ -1,6 +1,7 @@
 //! The fast masking paths equal the byte-at-a-time loop for every length,
 //! alignment and key phase, and a `Masker` fed a payload in two pieces equals
-//! masking it whole.
+//! masking it whole, in place (`apply`) and copying (`put`, into a buffer
+//! that starts at any alignment).
 #![no_main]
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
@@ -38,8 +39,17 @@ fuzz_target!(|input: Input| {
 
     let mut whole = data.clone();
     apply_mask(&mut whole, key);
+    let cut = usize::from(cut).min(whole.len());
+    let mut copied = vec![0xee; start];
+    let mut masker = Masker::new(key);
+    masker.put(&mut copied, &data[..cut]);
+    masker.put(&mut copied, &data[cut..]);
+    assert_eq!(masker.position(), whole.len() as u64);
+    assert_eq!(&copied[..start], &vec![0xee; start][..]);
+    assert_eq!(&copied[start..], &whole[..]);
+
     let mut pieces = data;
-    let (a, b) = pieces.split_at_mut(usize::from(cut).min(whole.len()));
+    let (a, b) = pieces.split_at_mut(cut);
     let mut masker = Masker::new(key);
     masker.apply(a);
     masker.apply(b);
