@@ -78,6 +78,52 @@ fn continuation_header(bytes: &[u8], allowed_rsv: Rsv) -> Option<(FrameHeader, u
     }
 }
 
+/// Makes room in `recv`, which holds the first `recv.len()` bytes of a
+/// payload buffered there (`to_come` more to come), for a read of `read`
+/// bytes that brings `payload` of them.
+///
+/// The room grows in steps of what has arrived (at least [`GROW_STEP`]),
+/// never past what the header announced and one read more (section 10.4).
+/// Reaching the end of the payload, it leaves room after it for as much as
+/// the read brought: the next frame's bytes then do not move this one to a
+/// larger buffer.
+fn grow_receive_buffer(
+    recv: &mut BytesMut,
+    into: &mut Destination,
+    to_come: usize,
+    payload: usize,
+    read: usize,
+) {
+    let have = recv.len();
+    let step = (have * (GROW_FACTOR - 1)).max(GROW_STEP).max(payload);
+    let room = if step >= to_come {
+        to_come + read
+    } else {
+        step
+    };
+    // Grown as a `Vec`, to exactly that size: `BytesMut::reserve` would
+    // round up to twice the old capacity (a 16 MiB frame would end in a
+    // 32 MiB buffer, too large for the allocator to keep for the next one).
+    if *into == Destination::GrownBuffer {
+        // The buffer holds the payload at its front and nothing else: the
+        // conversions move nothing, and `reserve_exact` reallocates, which
+        // the allocator can do in place.
+        let mut vec = alloc::vec::Vec::from(core::mem::take(recv));
+        vec.reserve_exact(room);
+        *recv = BytesMut::from(Bytes::from(vec));
+    } else {
+        // The first step: the payload sits behind its header in the buffer
+        // of an earlier read, perhaps shared with frames handed out.
+        // Converting that buffer would move the payload to its front (or
+        // copy it, when shared) and reallocating would copy it again; a new
+        // buffer copies it once.
+        *into = Destination::GrownBuffer;
+        let mut grown = BytesMut::with_capacity(have + room);
+        grown.extend_from_slice(recv);
+        *recv = grown;
+    }
+}
+
 impl<T: Timestamp> Connection<T> {
     /// Takes bytes read from the transport. Call [`poll_event`](Self::poll_event)
     /// after each call: bytes are parsed there. Bytes that arrive after the
@@ -147,37 +193,13 @@ impl<T: Timestamp> Connection<T> {
         let to_come = len - have;
         let (payload, rest) = bytes.split_at(bytes.len().min(to_come));
         if self.recv.capacity() - have < bytes.len() {
-            let step = (have * (GROW_FACTOR - 1)).max(GROW_STEP).max(payload.len());
-            // Reaching the end of the payload, leave room after it for as
-            // much as this read brought: the next frame's bytes then do not
-            // move this one to a larger buffer.
-            let room = if step >= to_come {
-                to_come + bytes.len()
-            } else {
-                step
-            };
-            // Grown as a `Vec`, to exactly that size: `BytesMut::reserve`
-            // would round up to twice the old capacity (a 16 MiB frame
-            // would end in a 32 MiB buffer, too large for the allocator to
-            // keep for the next one).
-            if incoming.into == Destination::GrownBuffer {
-                // The buffer holds the payload at its front and nothing
-                // else: the conversions move nothing, and `reserve_exact`
-                // reallocates, which the allocator can do in place.
-                let mut vec = alloc::vec::Vec::from(core::mem::take(&mut self.recv));
-                vec.reserve_exact(room);
-                self.recv = BytesMut::from(Bytes::from(vec));
-            } else {
-                // The first step: the payload sits behind its header in the
-                // buffer of an earlier read, perhaps shared with frames
-                // handed out. Converting that buffer would move the payload
-                // to its front (or copy it, when shared) and reallocating
-                // would copy it again; a new buffer copies it once.
-                incoming.into = Destination::GrownBuffer;
-                let mut grown = BytesMut::with_capacity(have + room);
-                grown.extend_from_slice(&self.recv);
-                self.recv = grown;
-            }
+            grow_receive_buffer(
+                &mut self.recv,
+                &mut incoming.into,
+                to_come,
+                payload.len(),
+                bytes.len(),
+            );
         }
         match incoming.masker.as_mut() {
             Some(masker) if masker.position() == have as u64 => masker.put(&mut self.recv, payload),
@@ -247,6 +269,43 @@ impl<T: Timestamp> Connection<T> {
     pub(super) fn unmask_direct_payload(&mut self, start: usize) {
         if let Some(masker) = self.incoming.as_mut().and_then(|i| i.masker.as_mut()) {
             masker.apply(&mut self.assembler.payload_buffer(0)[start..]);
+        }
+    }
+
+    /// The bytes that the frame being received still needs, when its
+    /// payload is buffered in the receive buffer and nothing else is there;
+    /// for [`payload_space`](Self::payload_space).
+    pub(super) fn buffered_payload_needed(&self) -> Option<usize> {
+        let incoming = self.incoming.as_ref()?;
+        if incoming.direct().is_some() {
+            return None;
+        }
+        let needed = (incoming.header.payload_len as usize).checked_sub(self.recv.len())?;
+        (needed > 0).then_some(needed)
+    }
+
+    /// Makes room in the receive buffer for `room` more bytes of the
+    /// payload buffered there, as a read of `room` bytes would
+    /// ([`grow_receive_buffer`]); for [`payload_space`](Self::payload_space).
+    pub(super) fn reserve_buffered_payload(&mut self, room: usize) {
+        let Some(incoming) = self.incoming.as_mut() else {
+            return;
+        };
+        let have = self.recv.len();
+        if self.recv.capacity() - have < room {
+            let to_come = incoming.header.payload_len as usize - have;
+            grow_receive_buffer(&mut self.recv, &mut incoming.into, to_come, room, room);
+        }
+    }
+
+    /// Unmasks the payload appended to the receive buffer from `start` on,
+    /// which a [`PayloadSpace`](super::PayloadSpace) took, while it is in
+    /// the cache; it is checked at the next [`poll_event`](Self::poll_event).
+    pub(super) fn unmask_buffered_payload(&mut self, start: usize) {
+        if let Some(masker) = self.incoming.as_mut().and_then(|i| i.masker.as_mut())
+            && masker.position() == start as u64
+        {
+            masker.apply(&mut self.recv[start..]);
         }
     }
 

@@ -1,6 +1,7 @@
-//! Reading straight into the message: while a fragment's payload arrives,
-//! an adapter can read into the spare capacity of the message being
-//! assembled instead of into a buffer of its own that
+//! Reading straight into the connection: while a fragment's payload
+//! arrives, an adapter can read into the spare capacity of the message being
+//! assembled, and while a large frame's payload arrives, into the receive
+//! buffer that holds it, instead of into a buffer of its own that
 //! [`receive`](Connection::receive) then copies.
 
 use bytes::BufMut;
@@ -13,9 +14,9 @@ use crate::time::Timestamp;
 /// given even when little of the message has arrived yet.
 const MIN_ROOM: usize = 64 << 10;
 
-/// Room for the next read in the message being assembled, at most what the
-/// fragment being received still needs: a [`BufMut`] that a transport
-/// fills (`tokio::io::AsyncReadExt::read_buf`, for one). From
+/// Room for the next read where the payload being received goes, at most
+/// what its frame still needs: a [`BufMut`] that a transport fills
+/// (`tokio::io::AsyncReadExt::read_buf`, for one). From
 /// [`Connection::payload_space`].
 ///
 /// When it is dropped, the connection takes the bytes written into it as
@@ -26,22 +27,37 @@ pub struct PayloadSpace<'a, T: Timestamp> {
     connection: &'a mut Connection<T>,
     /// Bytes that may still be written.
     room: usize,
-    /// The message's length when the space was handed out.
+    /// The length of the buffer written when the space was handed out.
     start: usize,
+    /// The buffer written.
+    target: Target,
+}
+
+/// The buffer a [`PayloadSpace`] writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    /// The message being assembled, for a fragment.
+    Message,
+    /// The receive buffer, for a frame that carries a whole message.
+    ReceiveBuffer,
 }
 
 impl<T: Timestamp> Connection<T> {
-    /// Room in the message being assembled for the next read, while the
-    /// payload of a fragment of a message in several frames is arriving
-    /// (and the message is not compressed); `None` otherwise: then read
-    /// into a buffer of your own and give it to
+    /// Room for the next read where the payload being received goes:
+    /// the message being assembled, while a fragment of a message in
+    /// several frames is arriving (and the message is not compressed), or
+    /// the receive buffer, while a frame still needs 64 KiB or more. `None`
+    /// otherwise: then read into a buffer of your own and give it to
     /// [`receive`](Self::receive).
     ///
-    /// The room is at most what the fragment still needs, so a read never
-    /// takes bytes of the next frame, and at most as much as the message
-    /// holds already (at least 64 KiB): the message grows with what
-    /// arrives, never to what a header announced (section 10.4). Reading
-    /// into it copies the payload once, from the socket into the message.
+    /// The room is at most what the frame still needs, so a read never
+    /// takes bytes of the next frame, and at most as much as has arrived
+    /// already (at least 64 KiB): the buffer grows with what arrives, never
+    /// to what a header announced (section 10.4). Reading into it copies
+    /// the payload once, from the socket into the connection. That saves a
+    /// copy where the payload is not masked (a client receiving); a masked
+    /// payload is unmasked in one pass either way, as it is copied out of a
+    /// read's buffer or in place.
     ///
     /// Bytes read this way count for the timers as bytes given to
     /// `receive` do: give the time with [`receive_at`](Self::receive_at)
@@ -79,32 +95,54 @@ impl<T: Timestamp> Connection<T> {
         if self.close_received || self.stopped {
             return None;
         }
-        let needed = self.direct_payload_needed()?;
-        let have = self.assembler.payload_len();
-        let room = needed.min(have.max(MIN_ROOM));
-        if room == 0 {
+        if let Some(needed) = self.direct_payload_needed() {
+            let have = self.assembler.payload_len();
+            let room = needed.min(have.max(MIN_ROOM));
+            if room == 0 {
+                return None;
+            }
+            self.assembler.payload_buffer(room);
+            return Some(PayloadSpace {
+                connection: self,
+                room,
+                start: have,
+                target: Target::Message,
+            });
+        }
+        let needed = self.buffered_payload_needed()?;
+        if needed < MIN_ROOM {
+            // The end of a frame: read with the bytes that follow it.
             return None;
         }
-        self.assembler.payload_buffer(room);
+        let have = self.recv.len();
+        let room = needed.min(have.max(MIN_ROOM));
+        self.reserve_buffered_payload(room);
         Some(PayloadSpace {
             connection: self,
             room,
             start: have,
+            target: Target::ReceiveBuffer,
         })
     }
 }
 
 impl<T: Timestamp> PayloadSpace<'_, T> {
-    fn message(&mut self) -> &mut alloc::vec::Vec<u8> {
-        self.connection.assembler.payload_buffer(0)
+    /// The buffer written: the message's `Vec<u8>` or the receive
+    /// buffer's `BytesMut`.
+    fn buffer(&mut self) -> &mut dyn BufMut {
+        match self.target {
+            Target::Message => self.connection.assembler.payload_buffer(0),
+            Target::ReceiveBuffer => &mut self.connection.recv,
+        }
     }
 }
 
-// SAFETY: each method forwards to the message's `Vec<u8>`, whose `BufMut`
-// upholds the trait's contract, and only narrows it: `remaining_mut` and
-// `chunk_mut` never exceed `room`, and `advance_mut` lowers `room` by what
-// it passes on. `room` bytes were reserved in the `Vec` before the space was
-// handed out, so `chunk_mut` never makes it grow.
+// SAFETY: each method forwards to the buffer written (the message's
+// `Vec<u8>` or the receive buffer's `BytesMut`), whose `BufMut` upholds the
+// trait's contract, and only narrows it: `remaining_mut` and `chunk_mut`
+// never exceed `room`, and `advance_mut` lowers `room` by what it passes
+// on. `room` bytes were reserved in that buffer before the space was handed
+// out, so `chunk_mut` never makes it grow.
 unsafe impl<T: Timestamp> BufMut for PayloadSpace<'_, T> {
     fn remaining_mut(&self) -> usize {
         self.room
@@ -116,17 +154,17 @@ unsafe impl<T: Timestamp> BufMut for PayloadSpace<'_, T> {
         assert!(cnt <= self.room, "advance_mut past the room given");
         self.room -= cnt;
         // SAFETY: our caller wrote the first `cnt` bytes of the chunk we
-        // gave, which is the start of the `Vec`'s spare capacity.
-        unsafe { self.message().advance_mut(cnt) }
+        // gave, which is the start of the buffer's spare capacity.
+        unsafe { self.buffer().advance_mut(cnt) }
     }
 
     fn chunk_mut(&mut self) -> &mut UninitSlice {
         let room = self.room;
         if room == 0 {
-            // `Vec`'s own `chunk_mut` would grow a full vector.
+            // The buffer's own `chunk_mut` would grow it when full.
             return UninitSlice::new(&mut []);
         }
-        let chunk = self.message().chunk_mut();
+        let chunk = self.buffer().chunk_mut();
         let len = chunk.len().min(room);
         &mut chunk[..len]
     }
@@ -134,13 +172,19 @@ unsafe impl<T: Timestamp> BufMut for PayloadSpace<'_, T> {
 
 impl<T: Timestamp> Drop for PayloadSpace<'_, T> {
     fn drop(&mut self) {
-        let connection = &mut *self.connection;
-        let end = connection.assembler.payload_len();
+        let end = match self.target {
+            Target::Message => self.connection.assembler.payload_len(),
+            Target::ReceiveBuffer => self.connection.recv.len(),
+        };
         if end == self.start {
             return;
         }
+        let connection = &mut *self.connection;
         connection.timers.bytes_without_time();
-        connection.unmask_direct_payload(self.start);
+        match self.target {
+            Target::Message => connection.unmask_direct_payload(self.start),
+            Target::ReceiveBuffer => connection.unmask_buffered_payload(self.start),
+        }
     }
 }
 
@@ -240,6 +284,121 @@ mod tests {
         assert_eq!(
             server.poll_event(),
             Ok(Some(Event::Message(Message::text(text))))
+        );
+    }
+
+    /// A frame of `len` bytes of payload from a server: not masked.
+    fn server_frame(payload: &[u8]) -> Vec<u8> {
+        let header = FrameHeader {
+            fin: true,
+            rsv: Rsv::NONE,
+            opcode: OpCode::Binary,
+            mask: None,
+            payload_len: payload.len() as u64,
+        };
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let n = header.encode(&mut head);
+        let mut out = head[..n].to_vec();
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// A large frame, masked or not, read in place into the receive buffer
+    /// until less than 64 KiB is left, the rest given to `receive` with the
+    /// next frame; each room at most what arrived (at least 64 KiB) and
+    /// what the frame needs.
+    #[test]
+    fn a_large_frame_is_read_into_the_receive_buffer() {
+        // 150,000 bytes end with less than 64 KiB to come (10, 65,546,
+        // 131,092 arrived); 1,000,000 end inside a read in place. Miri is
+        // slow with large buffers: the first only.
+        let lens: &[usize] = if cfg!(miri) {
+            &[150_000]
+        } else {
+            &[150_000, 1_000_000]
+        };
+        for (&len, role) in lens
+            .iter()
+            .flat_map(|len| [(len, Role::Server), (len, Role::Client)])
+        {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
+            let frame = match role {
+                Role::Server => client_frame(true, OpCode::Binary, &payload),
+                Role::Client => server_frame(&payload),
+            };
+            let head = frame.len() - len;
+            let mut connection = Connection::new(role, Config::default());
+            connection.receive(&frame[..head + 10]);
+            let mut events = Vec::new();
+            events.extend(connection.poll_event().unwrap());
+            let mut at = head + 10;
+            let mut reads = 0;
+            loop {
+                let Some(mut space) = connection.payload_space() else {
+                    break;
+                };
+                let arrived = at - head;
+                let needed = frame.len() - at;
+                let room = space.remaining_mut();
+                assert_eq!(room, needed.min(arrived.max(64 << 10)), "{role:?}");
+                at += fill(&mut space, &frame[at..], 4096);
+                drop(space);
+                events.extend(connection.poll_event().unwrap());
+                reads += 1;
+            }
+            assert!(reads >= 2, "{role:?}: {reads} reads in place");
+            assert!(
+                events.is_empty() == (at < frame.len()),
+                "{role:?}: the message comes once every byte is there"
+            );
+            if at < frame.len() {
+                assert!(
+                    frame.len() - at < 64 << 10,
+                    "{role:?}: no room with {} to come",
+                    frame.len() - at
+                );
+            }
+            // The end of the frame, if any, and a ping behind it.
+            let mut rest = frame[at..].to_vec();
+            match role {
+                Role::Server => rest.extend(client_frame(true, OpCode::Ping, b"")),
+                Role::Client => rest.extend_from_slice(&[0x89, 0x00]),
+            }
+            connection.receive(&rest);
+            while let Some(event) = connection.poll_event().unwrap() {
+                events.push(event);
+            }
+            assert_eq!(events.len(), 2, "{role:?}");
+            assert!(
+                events[0] == Event::Message(Message::binary(payload.clone())),
+                "{role:?}: the payload arrives whole and unmasked"
+            );
+            assert!(matches!(events[1], Event::Ping(_)), "{role:?}");
+        }
+    }
+
+    /// A header that announces far more than arrives gets room in
+    /// proportion to what arrived, not to the announcement (section 10.4).
+    #[test]
+    fn an_announced_length_does_not_size_the_room() {
+        let config = Config::default()
+            .max_frame_size(1 << 30)
+            .max_message_size(1 << 30);
+        let mut server = Connection::new(Role::Server, config);
+        // 127: a 64-bit length, 1 GiB; the mask key; then 10 bytes.
+        let mut header = vec![0x82, 0xff];
+        header.extend_from_slice(&(1u64 << 30).to_be_bytes());
+        header.extend_from_slice(&[1, 2, 3, 4]);
+        header.extend_from_slice(&[0; 10]);
+        server.receive(&header);
+        assert_eq!(server.poll_event(), Ok(None));
+        let space = server.payload_space().expect("room");
+        assert_eq!(space.remaining_mut(), 64 << 10);
+        drop(space);
+        assert!(
+            server.recv.capacity() < 256 << 10,
+            "{}",
+            server.recv.capacity()
         );
     }
 

@@ -53,9 +53,11 @@ pub use tokio_rustls::{self, rustls};
 const READ_CHUNK: usize = 64 << 10;
 
 /// The read into the stack buffer after one that went straight into a
-/// fragment's payload: room for the next frame's header (at most 14 bytes)
-/// or a control frame between fragments, and little of a payload, which
-/// then goes straight into the message with the next read.
+/// payload: room for the next frame's header (at most 14 bytes) or a control
+/// frame between fragments, and little of a payload, which then goes
+/// straight into the connection with the next read. (After a large frame's
+/// last in-place read, its last bytes under 64 KiB come with this read and
+/// the next.)
 const HEADER_READ: usize = 256;
 
 /// Bytes read at once during the opening handshake, into a buffer that
@@ -176,10 +178,10 @@ pub struct WebSocketStream<S> {
     in_flight: InFlight,
     /// Bytes were written since the stream was last flushed.
     unflushed: bool,
-    /// The last read went straight into a fragment's payload: the next read
-    /// into the stack buffer is short ([`HEADER_READ`]), to take the next
-    /// fragment's header and little else, so that its payload goes
-    /// straight into the message too.
+    /// The last read went straight into a payload: the next read into the
+    /// stack buffer is short ([`HEADER_READ`]), to take the next frame's
+    /// header and little else, so that its payload goes straight into the
+    /// connection too.
     in_payload: bool,
     high_water: usize,
     peer_close: Option<CloseFrame>,
@@ -731,11 +733,13 @@ fn poll_read_once<R: AsyncRead + ?Sized>(
     Poll::Ready(Ok(()))
 }
 
-/// While the payload of a fragment is arriving, reads once straight into
-/// the message being assembled ([`Connection::payload_space`]): as much as
-/// the frame still needs (up to what the message holds, at least 64 KiB),
-/// copied once, and no stack buffer in between. `None` when no payload is
-/// arriving: then read with [`poll_read_once`], in small reads' sizes.
+/// While the payload of a fragment, or of a frame that still needs 64 KiB
+/// or more, is arriving, reads once straight into the connection
+/// ([`Connection::payload_space`]: the message being assembled, or the
+/// receive buffer): as much as the frame still needs (up to what has
+/// arrived, at least 64 KiB), copied once, and no stack buffer in between.
+/// `None` otherwise: then read with [`poll_read_once`], in small reads'
+/// sizes.
 /// `Interrupted` is read again.
 fn poll_read_payload<R: AsyncRead + Unpin + ?Sized>(
     io: &mut R,
