@@ -262,16 +262,6 @@ impl<T: Timestamp> Connection<T> {
         Some(incoming.header.payload_len as usize - arrived)
     }
 
-    /// Unmasks the payload appended to the message from `start` on, which
-    /// a [`PayloadSpace`](super::PayloadSpace) took; it is checked at the
-    /// next [`poll_event`](Self::poll_event), as bytes that `receive`
-    /// appends are.
-    pub(super) fn unmask_direct_payload(&mut self, start: usize) {
-        if let Some(masker) = self.incoming.as_mut().and_then(|i| i.masker.as_mut()) {
-            masker.apply(&mut self.assembler.payload_buffer(0)[start..]);
-        }
-    }
-
     /// The bytes that the frame being received still needs, when its
     /// payload is buffered in the receive buffer and nothing else is there;
     /// for [`payload_space`](Self::payload_space).
@@ -298,14 +288,31 @@ impl<T: Timestamp> Connection<T> {
         }
     }
 
-    /// Unmasks the payload appended to the receive buffer from `start` on,
-    /// which a [`PayloadSpace`](super::PayloadSpace) took, while it is in
-    /// the cache; it is checked at the next [`poll_event`](Self::poll_event).
-    pub(super) fn unmask_buffered_payload(&mut self, start: usize) {
-        if let Some(masker) = self.incoming.as_mut().and_then(|i| i.masker.as_mut())
-            && masker.position() == start as u64
-        {
-            masker.apply(&mut self.recv[start..]);
+    /// Unmasks the payload that a [`PayloadSpace`](super::PayloadSpace)
+    /// appended from `start` on, in the message or in the receive buffer,
+    /// while it is in the cache; it is checked at the next
+    /// [`poll_event`](Self::poll_event), as bytes that `receive` appends are.
+    pub(super) fn unmask_read_in_place(&mut self, start: usize) {
+        let Some(incoming) = self.incoming.as_mut() else {
+            return;
+        };
+        let Some(masker) = incoming.masker.as_mut() else {
+            return;
+        };
+        match incoming.into {
+            Destination::Message(base) => {
+                // Every byte of a fragment before these was unmasked as it
+                // was appended.
+                debug_assert_eq!(masker.position(), (start - base) as u64);
+                masker.apply(&mut self.assembler.payload_buffer(0)[start..]);
+            }
+            // Bytes that came before the header was decoded are unmasked by
+            // `poll_event`, in order, with these.
+            Destination::Buffer | Destination::GrownBuffer => {
+                if masker.position() == start as u64 {
+                    masker.apply(&mut self.recv[start..]);
+                }
+            }
         }
     }
 

@@ -181,10 +181,7 @@ impl<T: Timestamp> Drop for PayloadSpace<'_, T> {
         }
         let connection = &mut *self.connection;
         connection.timers.bytes_without_time();
-        match self.target {
-            Target::Message => connection.unmask_direct_payload(self.start),
-            Target::ReceiveBuffer => connection.unmask_buffered_payload(self.start),
-        }
+        connection.unmask_read_in_place(self.start);
     }
 }
 
@@ -208,12 +205,13 @@ mod tests {
     use crate::mask::apply_mask;
     use crate::{Config, Connection, Event, Message, Role};
 
-    fn client_frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    /// A frame on the wire, masked with `mask` when given.
+    fn wire_frame(fin: bool, opcode: OpCode, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
         let header = FrameHeader {
             fin,
             rsv: Rsv::NONE,
             opcode,
-            mask: Some([1, 2, 3, 4]),
+            mask,
             payload_len: payload.len() as u64,
         };
         let mut head = [0u8; MAX_HEADER_LEN];
@@ -221,8 +219,14 @@ mod tests {
         let mut out = head[..n].to_vec();
         let start = out.len();
         out.extend_from_slice(payload);
-        apply_mask(&mut out[start..], [1, 2, 3, 4]);
+        if let Some(key) = mask {
+            apply_mask(&mut out[start..], key);
+        }
         out
+    }
+
+    fn client_frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+        wire_frame(fin, opcode, payload, Some([1, 2, 3, 4]))
     }
 
     /// Writes `bytes` through `chunk_mut` and `advance_mut`, `step` at a
@@ -287,22 +291,6 @@ mod tests {
         );
     }
 
-    /// A frame of `len` bytes of payload from a server: not masked.
-    fn server_frame(payload: &[u8]) -> Vec<u8> {
-        let header = FrameHeader {
-            fin: true,
-            rsv: Rsv::NONE,
-            opcode: OpCode::Binary,
-            mask: None,
-            payload_len: payload.len() as u64,
-        };
-        let mut head = [0u8; MAX_HEADER_LEN];
-        let n = header.encode(&mut head);
-        let mut out = head[..n].to_vec();
-        out.extend_from_slice(payload);
-        out
-    }
-
     /// A large frame, masked or not, read in place into the receive buffer
     /// until less than 64 KiB is left, the rest given to `receive` with the
     /// next frame; each room at most what arrived (at least 64 KiB) and
@@ -324,7 +312,7 @@ mod tests {
             let payload: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
             let frame = match role {
                 Role::Server => client_frame(true, OpCode::Binary, &payload),
-                Role::Client => server_frame(&payload),
+                Role::Client => wire_frame(true, OpCode::Binary, &payload, None),
             };
             let head = frame.len() - len;
             let mut connection = Connection::new(role, Config::default());
@@ -362,7 +350,7 @@ mod tests {
             let mut rest = frame[at..].to_vec();
             match role {
                 Role::Server => rest.extend(client_frame(true, OpCode::Ping, b"")),
-                Role::Client => rest.extend_from_slice(&[0x89, 0x00]),
+                Role::Client => rest.extend(wire_frame(true, OpCode::Ping, b"", None)),
             }
             connection.receive(&rest);
             while let Some(event) = connection.poll_event().unwrap() {
