@@ -9,7 +9,8 @@
 //! Per row, the columns are measured in turns, several rounds, each round
 //! in a rotated order; a cell is the median over rounds, a ratio the median
 //! over rounds of that round's column / tokio-tungstenite. Prints the
-//! machine block and two Markdown tables, and writes
+//! machine block and three Markdown tables (rates, ratios, and the server's
+//! CPU time per message, read from `/proc` over each window), and writes
 //! `benches/compare/target/echo.json` for `report.py`.
 //!
 //! Environment, for quick runs (defaults in brackets):
@@ -35,6 +36,8 @@ struct Row {
     in_flight: usize,
     /// Messages per second of each column, one per round.
     rates: Vec<Vec<f64>>,
+    /// Microseconds of the server's CPU per message, the same way.
+    cpu: Vec<Vec<f64>>,
 }
 
 /// `ms` milliseconds per MiB of `size`: a 16 MiB echo takes tens of
@@ -86,11 +89,12 @@ fn main() {
         for &size in &sizes {
             for &k in &in_flight {
                 let mut rates = vec![Vec::with_capacity(rounds); columns.len()];
+                let mut cpu = vec![Vec::with_capacity(rounds); columns.len()];
                 for round in 0..rounds {
                     for turn in 0..columns.len() {
                         let index = (turn + round) % columns.len();
                         let server = columns[index];
-                        let rate = runtime.block_on(load::measure(
+                        let measured = runtime.block_on(load::measure(
                             processes[index].addr,
                             server.echoes_raw_bytes(),
                             c,
@@ -98,8 +102,10 @@ fn main() {
                             k,
                             warmup.max(at_least(size, 30)),
                             window.max(at_least(size, 200)),
+                            processes[index].pid(),
                         ));
-                        rates[index].push(rate);
+                        rates[index].push(measured.rate);
+                        cpu[index].push(measured.server_cpu * 1e6);
                     }
                 }
                 let row = Row {
@@ -107,6 +113,7 @@ fn main() {
                     size,
                     in_flight: k,
                     rates,
+                    cpu,
                 };
                 eprintln!(
                     "{} conns, {}, {} in flight: {}",
@@ -116,7 +123,13 @@ fn main() {
                     columns
                         .iter()
                         .zip(&row.rates)
-                        .map(|(s, r)| format!("{} {:.0}", s.name(), median(r.clone())))
+                        .zip(&row.cpu)
+                        .map(|((s, r), c)| format!(
+                            "{} {:.0} ({:.1} us)",
+                            s.name(),
+                            median(r.clone()),
+                            median(c.clone())
+                        ))
                         .collect::<Vec<_>>()
                         .join(", ")
                 );
@@ -154,6 +167,21 @@ fn main() {
     for row in &rows {
         let cells: Vec<String> = (0..columns.len())
             .map(|i| format!(" {:.2} |", ratio(&row.rates[i], &row.rates[baseline])))
+            .collect();
+        println!("| {} |{}", label(row), cells.concat());
+    }
+
+    println!(
+        "\nServer CPU per message, microseconds (user and system, every thread of the \
+         server's process, median over rounds); lower is better. Unlike the rates, it does not \
+         depend on how the load generator shares the cores:\n"
+    );
+    println!("{}", header("conns, size, in flight"));
+    for row in &rows {
+        let cells: Vec<String> = row
+            .cpu
+            .iter()
+            .map(|c| format!(" {:.2} |", median(c.clone())))
             .collect();
         println!("| {} |{}", label(row), cells.concat());
     }
@@ -216,8 +244,9 @@ fn json(
                 .map(|r| ratio(r, &row.rates[baseline]))
                 .collect();
             let rounds: Vec<String> = row.rates.iter().map(|r| format!("[{}]", numbers(r))).collect();
+            let cpu: Vec<f64> = row.cpu.iter().map(|c| median(c.clone())).collect();
             format!(
-                "    {{\"conns\": {}, \"size\": {}, \"in_flight\": {}, \"median\": [{}], \"ratio\": [{}], \"rounds\": [{}]}}",
+                "    {{\"conns\": {}, \"size\": {}, \"in_flight\": {}, \"median\": [{}], \"ratio\": [{}], \"rounds\": [{}], \"server_cpu_us\": [{}]}}",
                 row.conns,
                 row.size,
                 row.in_flight,
@@ -227,7 +256,11 @@ fn json(
                     .map(|x| format!("{x:.4}"))
                     .collect::<Vec<_>>()
                     .join(", "),
-                rounds.join(", ")
+                rounds.join(", "),
+                cpu.iter()
+                    .map(|x| format!("{x:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         })
         .collect();

@@ -62,6 +62,11 @@ impl ServerProcess {
     pub fn rss(&self) -> u64 {
         rss_of(self.child.id())
     }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for ServerProcess {

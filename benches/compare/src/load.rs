@@ -364,7 +364,8 @@ pub async fn measure(
     in_flight: usize,
     warmup: Duration,
     window: Duration,
-) -> f64 {
+    server: u32,
+) -> Measured {
     let payloads = Payloads::new(size);
     let mut streams = Vec::with_capacity(conns);
     for conn in 0..conns {
@@ -376,7 +377,18 @@ pub async fn measure(
         let reader = Reader::new(conn, payloads.clone(), raw);
         streams.push((stream, leftover, sender, reader));
     }
-    measure_with(streams, in_flight, warmup, window).await
+    measure_server(streams, in_flight, warmup, window, Some(server)).await
+}
+
+/// What one window of [`measure`] saw.
+#[derive(Clone, Copy, Debug)]
+pub struct Measured {
+    /// Echoed messages per second.
+    pub rate: f64,
+    /// Seconds of the server process's CPU (user and system, all its
+    /// threads) per echoed message over the window: what the server pays
+    /// for a message however the load generator shares the cores.
+    pub server_cpu: f64,
 }
 
 /// What writes a connection's messages: message `seq` appended to `out`.
@@ -424,6 +436,21 @@ pub async fn measure_with<E: Encode, F: Feed>(
     warmup: Duration,
     window: Duration,
 ) -> f64 {
+    measure_server(streams, in_flight, warmup, window, None)
+        .await
+        .rate
+}
+
+/// [`measure_with`], also reading the CPU time of the server process
+/// `server` (when given) over the window.
+async fn measure_server<E: Encode, F: Feed>(
+    streams: Vec<(TcpStream, Vec<u8>, E, F)>,
+    in_flight: usize,
+    warmup: Duration,
+    window: Duration,
+    server: Option<u32>,
+) -> Measured {
+    let cpu = || server.map_or(0.0, |pid| crate::fanout::cpu_seconds(&pid.to_string()));
     let shared = Arc::new(Shared {
         echoed: AtomicU64::new(0),
         stop: AtomicBool::new(false),
@@ -448,9 +475,14 @@ pub async fn measure_with<E: Encode, F: Feed>(
         )));
     }
     tokio::time::sleep(warmup).await;
-    let (start, before) = (Instant::now(), shared.echoed.load(Ordering::Relaxed));
+    let (start, before, cpu_before) =
+        (Instant::now(), shared.echoed.load(Ordering::Relaxed), cpu());
     tokio::time::sleep(window).await;
-    let (elapsed, after) = (start.elapsed(), shared.echoed.load(Ordering::Relaxed));
+    let (elapsed, after, cpu_after) = (
+        start.elapsed(),
+        shared.echoed.load(Ordering::Relaxed),
+        cpu(),
+    );
     shared.stop.store(true, Ordering::Relaxed);
     for task in tasks {
         task.abort();
@@ -460,7 +492,11 @@ pub async fn measure_with<E: Encode, F: Feed>(
             std::panic::resume_unwind(error.into_panic());
         }
     }
-    (after - before) as f64 / elapsed.as_secs_f64()
+    let echoed = (after - before) as f64;
+    Measured {
+        rate: echoed / elapsed.as_secs_f64(),
+        server_cpu: (cpu_after - cpu_before) / echoed.max(1.0),
+    }
 }
 
 async fn write_loop(
