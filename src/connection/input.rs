@@ -78,15 +78,32 @@ fn continuation_header(bytes: &[u8], allowed_rsv: Rsv) -> Option<(FrameHeader, u
     }
 }
 
-/// Makes room in `recv`, which holds the first `recv.len()` bytes of a
-/// payload buffered there (`to_come` more to come), for a read of `read`
-/// bytes that brings `payload` of them.
+/// A payload that arrived in part behind its header, at least this long,
+/// moves at once to a buffer of its own when the buffer it arrived in has
+/// no room for the rest ([`Connection::buffer_payload`]).
+const MOVE_AT_HEADER: usize = 4 << 10;
+
+/// The room to reserve after the first `have` bytes of a payload buffered in
+/// the receive buffer (`to_come` more to come) for a read of `read` bytes
+/// that brings `payload` of them.
 ///
 /// The room grows in steps of what has arrived (at least [`GROW_STEP`]),
 /// never past what the header announced and one read more (section 10.4).
 /// Reaching the end of the payload, it leaves room after it for as much as
 /// the read brought: the next frame's bytes then do not move this one to a
 /// larger buffer.
+fn payload_room(have: usize, to_come: usize, payload: usize, read: usize) -> usize {
+    let step = (have * (GROW_FACTOR - 1)).max(GROW_STEP).max(payload);
+    if step >= to_come {
+        to_come + read
+    } else {
+        step
+    }
+}
+
+/// Makes room in `recv`, which holds the first `recv.len()` bytes of a
+/// payload buffered there (`to_come` more to come), for a read of `read`
+/// bytes that brings `payload` of them ([`payload_room`]).
 fn grow_receive_buffer(
     recv: &mut BytesMut,
     into: &mut Destination,
@@ -95,12 +112,7 @@ fn grow_receive_buffer(
     read: usize,
 ) {
     let have = recv.len();
-    let step = (have * (GROW_FACTOR - 1)).max(GROW_STEP).max(payload);
-    let room = if step >= to_come {
-        to_come + read
-    } else {
-        step
-    };
+    let room = payload_room(have, to_come, payload, read);
     // Grown as a `Vec`, to exactly that size: `BytesMut::reserve` would
     // round up to twice the old capacity (a 16 MiB frame would end in a
     // 32 MiB buffer, too large for the allocator to keep for the next one).
@@ -391,11 +403,15 @@ impl<T: Timestamp> Connection<T> {
                         self.recv.clear();
                         base
                     });
+                let into = match direct {
+                    Some(base) => Destination::Message(base),
+                    None => self.buffer_payload(masker.as_mut(), payload_len),
+                };
                 self.incoming = Some(Incoming {
                     masker,
                     header,
                     checked: 0,
-                    into: direct.map_or(Destination::Buffer, Destination::Message),
+                    into,
                 });
             }
             let Some(incoming) = self.incoming.as_mut() else {
@@ -448,6 +464,35 @@ impl<T: Timestamp> Connection<T> {
                 return Ok(Some(event));
             }
         }
+    }
+
+    /// Where the payload of a frame just begun goes, `len` bytes in all of
+    /// which the receive buffer holds the first.
+    ///
+    /// When it holds [`MOVE_AT_HEADER`] or more and has no room for the rest
+    /// (it is the buffer of the read that brought them, often shared with
+    /// the frames before), they move now to a buffer of their own, sized as
+    /// the next read would grow it, and are unmasked on the way. Left where
+    /// they are, they would be unmasked in place here and copied by that
+    /// read: two passes for one. Smaller parts stay, and the room follows
+    /// the read that brings the rest.
+    #[inline(never)]
+    fn buffer_payload(&mut self, masker: Option<&mut Masker>, len: usize) -> Destination {
+        let have = self.recv.len();
+        let to_come = len - have;
+        if have < MOVE_AT_HEADER || self.recv.capacity() - have >= to_come {
+            return Destination::Buffer;
+        }
+        // Room for one read of the usual size past the payload's end.
+        let room = payload_room(have, to_come, 0, GROW_STEP);
+        let mut own = BytesMut::with_capacity(have + room);
+        match masker {
+            Some(masker) => masker.put(&mut own, &self.recv),
+            None => own.extend_from_slice(&self.recv),
+        }
+        self.recv = own;
+        self.recv_large = true;
+        Destination::GrownBuffer
     }
 
     /// Splits off a frame that is whole at the front of the receive buffer

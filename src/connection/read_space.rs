@@ -365,6 +365,62 @@ mod tests {
         }
     }
 
+    /// A read that ends 40 KiB into a frame of 64 KiB, behind a whole
+    /// frame: those 40 KiB move to a buffer of their own, unmasked on the
+    /// way, with room for the rest and a read behind it, so the next read
+    /// neither moves them again nor unmasks them a second time. A part
+    /// under 4 KiB stays where it arrived.
+    #[test]
+    fn a_frame_begun_in_a_read_moves_once_to_its_own_buffer() {
+        let first = [7u8; 300];
+        let payload: Vec<u8> = (0..64 << 10)
+            .map(|i: usize| (i * 13 + i / 97) as u8)
+            .collect();
+        for (role, part) in [
+            (Role::Server, 40 << 10),
+            (Role::Client, 40 << 10),
+            (Role::Server, 4095),
+        ] {
+            let mask = (role == Role::Server).then_some([9, 8, 7, 6]);
+            let mut bytes = wire_frame(true, OpCode::Binary, &first, mask);
+            let second = wire_frame(true, OpCode::Binary, &payload, mask);
+            let head = second.len() - payload.len();
+            bytes.extend_from_slice(&second[..head + part]);
+            let mut connection = Connection::new(role, Config::default());
+            connection.receive(&bytes);
+            let Ok(Some(Event::Message(Message::Binary(one)))) = connection.poll_event() else {
+                panic!("{role:?}: the first message");
+            };
+            assert_eq!(one, first[..]);
+            assert_eq!(connection.poll_event(), Ok(None));
+            assert_eq!(connection.recv[..], payload[..part], "{role:?}: unmasked");
+            let room = connection.recv.capacity() - part;
+            // Where the part arrived: behind the first frame and this header.
+            let shared = connection.recv.as_ptr() == one.as_ptr_range().end.wrapping_add(head);
+            if part >= 4096 {
+                assert!(!shared, "{role:?}: moved from the read's buffer");
+                assert!(
+                    room >= payload.len() - part + (64 << 10),
+                    "{role:?}: room for the rest and a read: {room}"
+                );
+                assert!(room < 3 * (64 << 10), "{role:?}: {room}");
+            } else {
+                assert!(shared, "{role:?}: a small part stays");
+                assert_eq!(room, 0, "{role:?}");
+            }
+            // The rest of the frame and a ping, in one read.
+            let mut rest = second[head + part..].to_vec();
+            rest.extend(wire_frame(true, OpCode::Ping, b"", mask));
+            connection.receive(&rest);
+            assert!(
+                connection.poll_event()
+                    == Ok(Some(Event::Message(Message::binary(payload.clone())))),
+                "{role:?}: the second message, whole"
+            );
+            assert!(matches!(connection.poll_event(), Ok(Some(Event::Ping(_)))));
+        }
+    }
+
     /// A header that announces far more than arrives gets room in
     /// proportion to what arrived, not to the announcement (section 10.4).
     #[test]
