@@ -336,3 +336,90 @@ fn a_stream_that_cannot_be_written_ends_the_connection_instead_of_failing_foreve
     assert!(matches!(ws.read(), Ok(None)));
     assert!(matches!(ws.read(), Ok(None)));
 }
+
+/// A stream that serves its script in the chunks given, each read taking
+/// at most what is left of the current chunk, as a socket gives what has
+/// arrived; it records how much each read asked for and got.
+struct Chunks {
+    chunks: std::collections::VecDeque<Vec<u8>>,
+    reads: Vec<(usize, usize)>,
+}
+
+impl rfc6455::io::blocking::ReadTimeout for Chunks {
+    fn set_read_timeout(&mut self, _: Option<std::time::Duration>) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for Chunks {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let Some(chunk) = self.chunks.front_mut() else {
+            self.reads.push((buf.len(), 0));
+            return Ok(0);
+        };
+        let n = chunk.len().min(buf.len());
+        buf[..n].copy_from_slice(&chunk[..n]);
+        chunk.drain(..n);
+        if chunk.is_empty() {
+            self.chunks.pop_front();
+        }
+        self.reads.push((buf.len(), n));
+        Ok(n)
+    }
+}
+
+impl Write for Chunks {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A read that fills the buffer means more is waiting: the next reads take
+/// 64 KiB at once, so a 64 KiB message costs one read, not eight. Eight
+/// short reads in a row bring the reads back to the configured 8 KiB.
+#[test]
+fn the_read_size_follows_the_traffic() {
+    let mut server = Connection::new(Role::Server, Config::default());
+    let large: Vec<u8> = (0..64 << 10).map(|i: u32| (i % 251) as u8).collect();
+    for _ in 0..3 {
+        server.send(Message::binary(large.clone())).unwrap();
+    }
+    let mut chunks = std::collections::VecDeque::from([server.take_transmit().to_vec()]);
+    for i in 0..10u8 {
+        server.send(Message::binary(vec![i; 10])).unwrap();
+        chunks.push_back(server.take_transmit().to_vec());
+    }
+    let stream = Chunks {
+        chunks,
+        reads: Vec::new(),
+    };
+    let mut ws = WebSocket::from_raw(stream, Role::Client, &[], Config::default());
+    for _ in 0..3 {
+        assert!(ws.read().unwrap() == Some(Message::binary(large.clone())));
+    }
+    for i in 0..10u8 {
+        assert_eq!(ws.read().unwrap(), Some(Message::binary(vec![i; 10])));
+    }
+    let reads = &ws.get_ref().reads;
+    // The first read is full at 8 KiB; the 3 × 64 KiB after it take 3 reads.
+    assert_eq!(reads[0], (8 << 10, 8 << 10), "{reads:?}");
+    assert!(
+        reads[1..4].iter().all(|&(asked, _)| asked == 64 << 10),
+        "{reads:?}"
+    );
+    assert_eq!(
+        reads[1..4].iter().map(|r| r.1).sum::<usize>() + reads[0].1,
+        3 * (64 << 10) + 3 * 10
+    );
+    // Then the small messages, one short read each: 64 KiB asked until
+    // eight reads in a row brought less than 8 KiB, 8 KiB after.
+    let asked: Vec<usize> = reads[4..].iter().map(|r| r.0).collect();
+    assert_eq!(
+        asked,
+        [[64 << 10; 8].as_slice(), &[8 << 10; 2]].concat(),
+        "{reads:?}"
+    );
+}

@@ -50,8 +50,11 @@ mod prepared;
 ///   stream.
 /// - **Memory**: reads go through a buffer of 8 KiB
 ///   ([`DEFAULT_READ_BUFFER`]), allocated on the first read and resized with
-///   [`set_read_buffer_size`](Self::set_read_buffer_size); the connection
-///   holds at most one incoming frame and whatever is queued to send.
+///   [`set_read_buffer_size`](Self::set_read_buffer_size). A read that fills
+///   it means more is waiting: the buffer grows to 64 KiB while the traffic
+///   stays heavy (a 64 KiB message in one read, not eight), and is back to
+///   its size after eight short reads in a row. The connection holds at
+///   most one incoming frame and whatever is queued to send.
 /// - A server should drop the stream once `read` gave `Ok(None)`: RFC 6455
 ///   section 7.1.1 has the server close the TCP connection first.
 /// - **Timers run inside `read`.** With a keepalive, idle or close timeout in
@@ -100,12 +103,25 @@ pub struct WebSocket<S> {
     connection: Connection,
     buf: Vec<u8>,
     read_buffer_size: usize,
+    /// Reads in a row that came back shorter than `read_buffer_size` while
+    /// `buf` is the larger [`BUSY_READ`]; at [`QUIET_READS`] it shrinks.
+    short_reads: u8,
     peer_close: Option<CloseFrame>,
     /// The stream's read timeout was set by `read` for a deadline.
     timeout_set: bool,
     /// Queued bytes from which [`WebSocket::try_write_prepared`] refuses.
     high_water: usize,
 }
+
+/// The size of a read while the traffic is heavy: a read that filled the
+/// buffer of [`DEFAULT_READ_BUFFER`] (or the size set) is followed by reads
+/// of this much.
+const BUSY_READ: usize = 64 << 10;
+
+/// Short reads in a row after which a busy connection reads in the
+/// configured size again (and frees the larger buffer). A busy echo of
+/// single messages reads one short tail per message, so it stays busy.
+const QUIET_READS: u8 = 8;
 
 /// A stream whose reads can be bounded in time, so that a blocked
 /// [`WebSocket::read`] wakes up for the connection's timers and the opening
@@ -319,6 +335,7 @@ impl<S: Read + Write + ReadTimeout> WebSocket<S> {
             connection,
             buf: Vec::new(),
             read_buffer_size: DEFAULT_READ_BUFFER,
+            short_reads: 0,
             peer_close: None,
             timeout_set: false,
             high_water: DEFAULT_HIGH_WATER,
@@ -364,12 +381,15 @@ impl<S: Read + Write + ReadTimeout> WebSocket<S> {
                 other => other?,
             }
             self.arm(deadline.map(|deadline| deadline.saturating_duration_since(now)))?;
-            if self.buf.len() != self.read_buffer_size {
-                self.buf = vec![0; self.read_buffer_size];
+            if self.buf.len() != self.read_size() {
+                self.buf = vec![0; self.read_size()];
             }
             match self.stream.read(&mut self.buf) {
                 Ok(0) => self.connection.receive_eof(),
-                Ok(n) => self.connection.receive_at(&self.buf[..n], Instant::now()),
+                Ok(n) => {
+                    self.connection.receive_at(&self.buf[..n], Instant::now());
+                    self.follow_traffic(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // Our own read timeout: act on the deadline. A non-blocking
                 // stream's `WouldBlock` before it goes to the caller.
@@ -440,9 +460,37 @@ impl<S: Read + Write + ReadTimeout> WebSocket<S> {
         &self.connection
     }
 
-    /// Sets how many bytes one read asks the stream for (at least 1).
+    /// Sets how many bytes one read asks the stream for (at least 1) while
+    /// the traffic is light; a read that fills the buffer makes the next
+    /// ones larger, up to 64 KiB, until reads come back short again.
     pub fn set_read_buffer_size(&mut self, bytes: usize) {
         self.read_buffer_size = bytes.max(1);
+    }
+
+    /// The size of the next read: [`BUSY_READ`] from a read that filled
+    /// the buffer on, the configured size otherwise.
+    fn read_size(&self) -> usize {
+        if self.buf.len() >= BUSY_READ && self.short_reads < QUIET_READS {
+            self.buf.len()
+        } else {
+            self.read_buffer_size
+        }
+    }
+
+    /// Follows the traffic after a read of `n` bytes: one that filled the
+    /// buffer says more was waiting, so the next reads take up to
+    /// [`BUSY_READ`] at once (a 64 KiB message in one read, not eight);
+    /// [`QUIET_READS`] short reads in a row bring the buffer back to the
+    /// configured size, the memory a quiet connection holds.
+    fn follow_traffic(&mut self, n: usize) {
+        if n == self.buf.len() && n < BUSY_READ {
+            self.buf = vec![0; BUSY_READ];
+            self.short_reads = 0;
+        } else if n < self.read_buffer_size {
+            self.short_reads = self.short_reads.saturating_add(1);
+        } else {
+            self.short_reads = 0;
+        }
     }
 
     /// The stream.
