@@ -301,7 +301,8 @@ impl<T: Timestamp> Connection<T> {
     }
 
     /// Unmasks the payload that a [`PayloadSpace`](super::PayloadSpace)
-    /// appended from `start` on, in the message or in the receive buffer,
+    /// appended from `start` on (up to the frame's end), in the message or
+    /// in the receive buffer,
     /// while it is in the cache; it is checked at the next
     /// [`poll_event`](Self::poll_event), as bytes that `receive` appends are.
     pub(super) fn unmask_read_in_place(&mut self, start: usize) {
@@ -319,10 +320,12 @@ impl<T: Timestamp> Connection<T> {
                 masker.apply(&mut self.assembler.payload_buffer(0)[start..]);
             }
             // Bytes that came before the header was decoded are unmasked by
-            // `poll_event`, in order, with these.
+            // `poll_event`, in order, with these. Bytes past the frame's end
+            // are the next frame's.
             Destination::Buffer | Destination::GrownBuffer => {
-                if masker.position() == start as u64 {
-                    masker.apply(&mut self.recv[start..]);
+                let end = self.recv.len().min(incoming.header.payload_len as usize);
+                if masker.position() == start as u64 && end > start {
+                    masker.apply(&mut self.recv[start..end]);
                 }
             }
         }

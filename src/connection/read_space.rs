@@ -14,15 +14,16 @@ use crate::time::Timestamp;
 /// given even when little of the message has arrived yet.
 const MIN_ROOM: usize = 64 << 10;
 
-/// Room for the next read where the payload being received goes, at most
-/// what its frame still needs: a [`BufMut`] that a transport fills
-/// (`tokio::io::AsyncReadExt::read_buf`, for one). From
-/// [`Connection::payload_space`].
+/// Room for the next read where the payload being received goes: a
+/// [`BufMut`] that a transport fills (`tokio::io::AsyncReadExt::read_buf`,
+/// for one). From [`Connection::payload_space`].
 ///
 /// When it is dropped, the connection takes the bytes written into it as
 /// if given to [`receive`](Connection::receive): unmasked, and checked at
 /// the next [`poll_event`](Connection::poll_event). Nothing written past
-/// what the frame needs can reach the message.
+/// what the frame needs can reach the message; in the receive buffer,
+/// bytes past the frame's end are the next frames', parsed as `receive`
+/// would parse them.
 pub struct PayloadSpace<'a, T: Timestamp> {
     connection: &'a mut Connection<T>,
     /// Bytes that may still be written.
@@ -46,14 +47,18 @@ impl<T: Timestamp> Connection<T> {
     /// Room for the next read where the payload being received goes:
     /// the message being assembled, while a fragment of a message in
     /// several frames is arriving (and the message is not compressed), or
-    /// the receive buffer, while a frame still needs 64 KiB or more. `None`
+    /// the receive buffer, while a frame still needs 64 KiB or more, or
+    /// while the buffer has room for the rest of the frame. `None`
     /// otherwise: then read into a buffer of your own and give it to
     /// [`receive`](Self::receive).
     ///
-    /// The room is at most what the frame still needs, so a read never
-    /// takes bytes of the next frame, and at most as much as has arrived
-    /// already (at least 64 KiB): the buffer grows with what arrives, never
-    /// to what a header announced (section 10.4). Reading into it copies
+    /// The room is at most what the frame still needs, and at most as
+    /// much as has arrived already (at least 64 KiB): the buffer grows with
+    /// what arrives, never to what a header announced (section 10.4). The
+    /// exception is the end of a frame in a receive buffer that already
+    /// has room for it: the room is then what the buffer has (up to 64 KiB
+    /// past the frame), and a read takes the next frames' bytes with it,
+    /// with no allocation made for them. Reading into it copies
     /// the payload once, from the socket into the connection. That saves a
     /// copy where the payload is not masked (a client receiving); a masked
     /// payload is unmasked in one pass either way, as it is copied out of a
@@ -110,11 +115,24 @@ impl<T: Timestamp> Connection<T> {
             });
         }
         let needed = self.buffered_payload_needed()?;
-        if needed < MIN_ROOM {
-            // The end of a frame: read with the bytes that follow it.
-            return None;
-        }
         let have = self.recv.len();
+        if needed < MIN_ROOM {
+            // The end of a frame. When the receive buffer already has room
+            // for it, the read goes there, and takes the bytes after it
+            // too, up to that room: the next frame's header and payload
+            // come without a copy through a buffer of the caller's.
+            // Otherwise it is read with those bytes, and given to `receive`.
+            let spare = self.recv.capacity() - have;
+            if spare < needed {
+                return None;
+            }
+            return Some(PayloadSpace {
+                connection: self,
+                room: spare.min(needed + MIN_ROOM),
+                start: have,
+                target: Target::ReceiveBuffer,
+            });
+        }
         let room = needed.min(have.max(MIN_ROOM));
         self.reserve_buffered_payload(room);
         Some(PayloadSpace {
@@ -418,6 +436,67 @@ mod tests {
                 "{role:?}: the second message, whole"
             );
             assert!(matches!(connection.poll_event(), Ok(Some(Event::Ping(_)))));
+        }
+    }
+
+    /// The end of a frame whose buffer has room for it is read in place,
+    /// with the frames after it: a whole one, and the start of a large one,
+    /// which then moves to a buffer of its own. Only the frame's own bytes
+    /// are unmasked with its key.
+    #[test]
+    fn the_end_of_a_frame_is_read_in_place_with_the_frames_after_it() {
+        let payload: Vec<u8> = (0..64 << 10)
+            .map(|i: usize| (i * 5 + i / 89) as u8)
+            .collect();
+        for role in [Role::Server, Role::Client] {
+            let (a, b) = match role {
+                Role::Server => (Some([1, 2, 3, 4]), Some([5, 6, 7, 8])),
+                Role::Client => (None, None),
+            };
+            let first = wire_frame(true, OpCode::Binary, &payload, a);
+            let small = wire_frame(true, OpCode::Text, b"between", b);
+            let third = wire_frame(true, OpCode::Binary, &payload[..50_000], a);
+            let mut connection = Connection::new(role, Config::default());
+            let part = first.len() - (24 << 10);
+            connection.receive(&first[..part]);
+            assert_eq!(connection.poll_event(), Ok(None));
+            let mut space = connection.payload_space().expect("room for the end");
+            let room = space.remaining_mut();
+            assert!(
+                room >= (24 << 10) + small.len() + 10_000,
+                "{role:?}: {room}"
+            );
+            assert!(room <= (24 << 10) + (64 << 10), "{role:?}: {room}");
+            let mut wire = first[part..].to_vec();
+            wire.extend_from_slice(&small);
+            wire.extend_from_slice(&third[..10_000]);
+            assert_eq!(fill(&mut space, &wire, 7000), wire.len());
+            drop(space);
+            assert!(
+                connection.poll_event()
+                    == Ok(Some(Event::Message(Message::binary(payload.clone())))),
+                "{role:?}: the first message"
+            );
+            assert_eq!(
+                connection.poll_event(),
+                Ok(Some(Event::Message(Message::text("between"))))
+            );
+            assert_eq!(connection.poll_event(), Ok(None));
+            // The third frame's part moved; its end is read in place too.
+            let mut space = connection.payload_space().expect("room for the third");
+            assert_eq!(
+                fill(&mut space, &third[10_000..], 4096),
+                third.len() - 10_000
+            );
+            drop(space);
+            assert!(
+                connection.poll_event()
+                    == Ok(Some(Event::Message(Message::binary(
+                        payload[..50_000].to_vec()
+                    )))),
+                "{role:?}: the third message"
+            );
+            assert!(connection.payload_space().is_none());
         }
     }
 

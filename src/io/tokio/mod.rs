@@ -738,6 +738,8 @@ fn poll_read_once<R: AsyncRead + ?Sized>(
 /// ([`Connection::payload_space`]: the message being assembled, or the
 /// receive buffer): as much as the frame still needs (up to what has
 /// arrived, at least 64 KiB), copied once, and no stack buffer in between.
+/// The end of a frame whose buffer has room for it is read there too,
+/// with the bytes of the frames after it.
 /// `None` otherwise: then read with [`poll_read_once`], in small reads'
 /// sizes.
 /// `Interrupted` is read again.
