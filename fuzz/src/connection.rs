@@ -28,6 +28,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::BufMut;
 use libfuzzer_sys::arbitrary::{Arbitrary, Result, Unstructured};
 use rfc6455::close::{CloseCode, CloseFrame};
 use rfc6455::frame::{FrameHeader, HeaderStatus, OpCode, Rsv};
@@ -52,6 +53,10 @@ pub struct Input {
 pub enum Op {
     /// Raw bytes arrive from the peer (tag 0).
     Receive(Vec<u8>),
+    /// Raw bytes arrive, read into `Connection::payload_space` wherever it
+    /// is offered, each piece up to its room; the rest goes to `receive`
+    /// (tag 13).
+    ReadInPlace(Vec<u8>),
     /// A frame arrives, its header encoded properly and its payload masked
     /// with `mask`, in two pieces cut at `split` (tag 1). `first` is the
     /// header's first byte as sent: FIN, RSV bits and any opcode.
@@ -122,7 +127,7 @@ fn text(u: &mut Unstructured<'_>) -> Result<String> {
 
 impl<'a> Arbitrary<'a> for Op {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        Ok(match u8::arbitrary(u)? % 13 {
+        Ok(match u8::arbitrary(u)? % 14 {
             0 => Op::Receive(payload(u)?),
             1 => {
                 let first = u8::arbitrary(u)?;
@@ -160,6 +165,7 @@ impl<'a> Arbitrary<'a> for Op {
             },
             10 => Op::Write(u16::arbitrary(u)?),
             11 => Op::Tick(u8::arbitrary(u)?),
+            13 => Op::ReadInPlace(payload(u)?),
             _ => Op::Prepared {
                 repeat: u8::arbitrary(u)?,
                 frame_size: u16::arbitrary(u)?,
@@ -411,6 +417,23 @@ impl Harness {
                 self.conn.receive(&bytes);
                 self.poll();
             }
+            Op::ReadInPlace(bytes) => {
+                let mut rest = &bytes[..];
+                while !rest.is_empty() {
+                    let Some(mut space) = self.conn.payload_space() else {
+                        break;
+                    };
+                    let room = space.remaining_mut();
+                    assert!(room > 0, "a payload space without room");
+                    let n = room.min(rest.len());
+                    space.put_slice(&rest[..n]);
+                    drop(space);
+                    rest = &rest[n..];
+                    self.poll();
+                }
+                self.conn.receive(rest);
+                self.poll();
+            }
             Op::Frame {
                 first,
                 mask,
@@ -605,9 +628,11 @@ impl Op {
     /// The bytes the operation carries.
     fn len(&self) -> usize {
         match self {
-            Op::Receive(bytes) | Op::Binary(bytes) | Op::Ping(bytes) | Op::Pong(bytes) => {
-                bytes.len()
-            }
+            Op::Receive(bytes)
+            | Op::ReadInPlace(bytes)
+            | Op::Binary(bytes)
+            | Op::Ping(bytes)
+            | Op::Pong(bytes) => bytes.len(),
             Op::Frame { payload, .. } | Op::Fragment { payload, .. } => payload.len() + 14,
             Op::Text(text) | Op::Close { reason: text, .. } => text.len(),
             Op::Reply | Op::Eof | Op::Write(_) | Op::Tick(_) => 0,
