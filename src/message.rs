@@ -573,6 +573,15 @@ impl Assembler {
         header.opcode == OpCode::Continuation || !header.fin
     }
 
+    /// Whether the message being received is compressed: its frames are
+    /// buffered whole, and inflated into a message held beside them.
+    pub(crate) fn inflates(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.is_compressed();
+        #[cfg(not(feature = "deflate"))]
+        false
+    }
+
     /// The message so far, with room for `additional` more bytes of the
     /// current frame; a first fragment kept aside is moved in first.
     ///

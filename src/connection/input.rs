@@ -91,17 +91,26 @@ fn continuation_header(bytes: &[u8], allowed_rsv: Rsv) -> Option<(FrameHeader, u
 /// no room for the rest ([`Connection::buffer_payload`]).
 const MOVE_AT_HEADER: usize = 4 << 10;
 
+/// How many times what arrived the receive buffer may grow to for the frame
+/// being received: [`GROW_FACTOR`], or two for a frame of a compressed
+/// message. That frame's buffer is held beside the message it inflates into,
+/// up to the message limit; growing by two keeps the two together within the
+/// limit and 256 KiB (`tests/deflate_memory.rs`, a bomb of 1 GiB).
+fn grow_factor(assembler: &Assembler) -> usize {
+    if assembler.inflates() { 2 } else { GROW_FACTOR }
+}
+
 /// The room to reserve after the first `have` bytes of a payload buffered in
 /// the receive buffer (`to_come` more to come) for a read of `read` bytes
-/// that brings `payload` of them.
+/// that brings `payload` of them, growing by `factor` ([`grow_factor`]).
 ///
 /// The room grows in steps of what has arrived (at least [`GROW_STEP`]),
 /// never past what the header announced and one read more (section 10.4).
 /// Reaching the end of the payload, it leaves room after it for as much as
 /// the read brought: the next frame's bytes then do not move this one to a
 /// larger buffer.
-fn payload_room(have: usize, to_come: usize, payload: usize, read: usize) -> usize {
-    let step = (have * (GROW_FACTOR - 1)).max(GROW_STEP).max(payload);
+fn payload_room(have: usize, to_come: usize, payload: usize, read: usize, factor: usize) -> usize {
+    let step = (have * (factor - 1)).max(GROW_STEP).max(payload);
     if step >= to_come {
         to_come + read
     } else {
@@ -115,12 +124,11 @@ fn payload_room(have: usize, to_come: usize, payload: usize, read: usize) -> usi
 fn grow_receive_buffer(
     recv: &mut BytesMut,
     into: &mut Destination,
-    to_come: usize,
-    payload: usize,
-    read: usize,
+    (to_come, payload, read): (usize, usize, usize),
+    factor: usize,
 ) {
     let have = recv.len();
-    let room = payload_room(have, to_come, payload, read);
+    let room = payload_room(have, to_come, payload, read, factor);
     // Grown as a `Vec`, to exactly that size: `BytesMut::reserve` would
     // round up to twice the old capacity (a 16 MiB frame would end in a
     // 32 MiB buffer, too large for the allocator to keep for the next one).
@@ -217,9 +225,8 @@ impl<T: Timestamp> Connection<T> {
             grow_receive_buffer(
                 &mut self.recv,
                 &mut incoming.into,
-                to_come,
-                payload.len(),
-                bytes.len(),
+                (to_come, payload.len(), bytes.len()),
+                grow_factor(&self.assembler),
             );
         }
         match incoming.masker.as_mut() {
@@ -305,7 +312,13 @@ impl<T: Timestamp> Connection<T> {
         let have = self.recv.len();
         if self.recv.capacity() - have < room {
             let to_come = incoming.header.payload_len as usize - have;
-            grow_receive_buffer(&mut self.recv, &mut incoming.into, to_come, room, room);
+            let factor = grow_factor(&self.assembler);
+            grow_receive_buffer(
+                &mut self.recv,
+                &mut incoming.into,
+                (to_come, room, room),
+                factor,
+            );
         }
     }
 
@@ -496,7 +509,7 @@ impl<T: Timestamp> Connection<T> {
             return Destination::Buffer;
         }
         // Room for one read of the usual size past the payload's end.
-        let room = payload_room(have, to_come, 0, GROW_STEP);
+        let room = payload_room(have, to_come, 0, GROW_STEP, grow_factor(&self.assembler));
         let mut own = BytesMut::with_capacity(have + room);
         match masker {
             Some(masker) => masker.put(&mut own, &self.recv),
