@@ -95,14 +95,13 @@ fn main() {
                         let index = (turn + round) % columns.len();
                         let server = columns[index];
                         let measured = runtime.block_on(load::measure(
-                            processes[index].addr,
+                            &processes[index],
                             server.echoes_raw_bytes(),
                             c,
                             size,
                             k,
                             warmup.max(at_least(size, 30)),
                             window.max(at_least(size, 200)),
-                            processes[index].pid(),
                         ));
                         rates[index].push(measured.rate);
                         cpu[index].push(measured.server_cpu * 1e6);

@@ -352,20 +352,20 @@ struct Shared {
     stop: AtomicBool,
 }
 
-/// Messages per second echoed by the server at `addr` with `conns`
-/// connections of `in_flight` messages of `size` bytes: counted over
-/// `window` after `warmup`. Panics if an echo is wrong or a connection
-/// ends.
+/// Messages per second echoed by `server` with `conns` connections of
+/// `in_flight` messages of `size` bytes, and its CPU time per message:
+/// counted over `window` after `warmup`. Panics if an echo is wrong or a
+/// connection ends.
 pub async fn measure(
-    addr: std::net::SocketAddr,
+    server: &crate::child::ServerProcess,
     raw: bool,
     conns: usize,
     size: usize,
     in_flight: usize,
     warmup: Duration,
     window: Duration,
-    server: u32,
 ) -> Measured {
+    let addr = server.addr;
     let payloads = Payloads::new(size);
     let mut streams = Vec::with_capacity(conns);
     for conn in 0..conns {
@@ -377,7 +377,7 @@ pub async fn measure(
         let reader = Reader::new(conn, payloads.clone(), raw);
         streams.push((stream, leftover, sender, reader));
     }
-    measure_server(streams, in_flight, warmup, window, Some(server)).await
+    measure_server(streams, in_flight, warmup, window, Some(server.pid())).await
 }
 
 /// What one window of [`measure`] saw.
