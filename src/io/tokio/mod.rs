@@ -55,9 +55,9 @@ const READ_CHUNK: usize = 64 << 10;
 /// The read into the stack buffer after one that went straight into a
 /// payload: room for the next frame's header (at most 14 bytes) or a control
 /// frame between fragments, and little of a payload, which then goes
-/// straight into the connection with the next read. (After a large frame's
-/// last in-place read, its last bytes under 64 KiB come with this read and
-/// the next.)
+/// straight into the connection with the next read. (The end of a frame
+/// is read in place too when its buffer has room for it; otherwise its last
+/// bytes under 64 KiB come with this read and the next.)
 const HEADER_READ: usize = 256;
 
 /// Bytes read at once during the opening handshake, into a buffer that
