@@ -124,7 +124,9 @@ fn payload_room(have: usize, to_come: usize, payload: usize, read: usize, factor
 fn grow_receive_buffer(
     recv: &mut BytesMut,
     into: &mut Destination,
-    (to_come, payload, read): (usize, usize, usize),
+    to_come: usize,
+    payload: usize,
+    read: usize,
     factor: usize,
 ) {
     let have = recv.len();
@@ -225,7 +227,9 @@ impl<T: Timestamp> Connection<T> {
             grow_receive_buffer(
                 &mut self.recv,
                 &mut incoming.into,
-                (to_come, payload.len(), bytes.len()),
+                to_come,
+                payload.len(),
+                bytes.len(),
                 grow_factor(&self.assembler),
             );
         }
@@ -316,7 +320,9 @@ impl<T: Timestamp> Connection<T> {
             grow_receive_buffer(
                 &mut self.recv,
                 &mut incoming.into,
-                (to_come, room, room),
+                to_come,
+                room,
+                room,
                 factor,
             );
         }

@@ -148,16 +148,19 @@ fn main() {
         format!("{line}\n{rule}")
     };
     let label = |row: &Row| format!("{}, {}, {}", row.conns, size_name(row.size), row.in_flight);
+    // One table of each column's median over rounds of `of(row)`.
+    let medians = |of: fn(&Row) -> &Vec<Vec<f64>>, decimals: usize| {
+        println!("{}", header("conns, size, in flight"));
+        for row in &rows {
+            let cells: Vec<String> = of(row)
+                .iter()
+                .map(|r| format!(" {:.*} |", decimals, median(r.clone())))
+                .collect();
+            println!("| {} |{}", label(row), cells.concat());
+        }
+    };
     println!("Messages per second (median over rounds):\n");
-    println!("{}", header("conns, size, in flight"));
-    for row in &rows {
-        let cells: Vec<String> = row
-            .rates
-            .iter()
-            .map(|r| format!(" {:.0} |", median(r.clone())))
-            .collect();
-        println!("| {} |{}", label(row), cells.concat());
-    }
+    medians(|row| &row.rates, 0);
     println!(
         "\nRatio to {} (median over rounds of the round's ratio):\n",
         BASELINE.name()
@@ -175,15 +178,7 @@ fn main() {
          server's process, median over rounds); lower is better. Unlike the rates, it does not \
          depend on how the load generator shares the cores:\n"
     );
-    println!("{}", header("conns, size, in flight"));
-    for row in &rows {
-        let cells: Vec<String> = row
-            .cpu
-            .iter()
-            .map(|c| format!(" {:.2} |", median(c.clone())))
-            .collect();
-        println!("| {} |{}", label(row), cells.concat());
-    }
+    medians(|row| &row.cpu, 2);
 
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/target/echo.json");
     std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/target")).expect("target dir");
