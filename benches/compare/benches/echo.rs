@@ -9,8 +9,9 @@
 //! Per row, the columns are measured in turns, several rounds, each round
 //! in a rotated order; a cell is the median over rounds, a ratio the median
 //! over rounds of that round's column / tokio-tungstenite. Prints the
-//! machine block and three Markdown tables (rates, ratios, and the server's
-//! CPU time per message, read from `/proc` over each window), and writes
+//! machine block and four Markdown tables (rates, ratios, and the server's
+//! CPU time and minor page faults per message, read from `/proc` over each
+//! window), and writes
 //! `benches/compare/target/echo.json` for `report.py`.
 //!
 //! Environment, for quick runs (defaults in brackets):
@@ -38,6 +39,8 @@ struct Row {
     rates: Vec<Vec<f64>>,
     /// Microseconds of the server's CPU per message, the same way.
     cpu: Vec<Vec<f64>>,
+    /// Minor page faults of the server per message, the same way.
+    faults: Vec<Vec<f64>>,
 }
 
 /// `ms` milliseconds per MiB of `size`: a 16 MiB echo takes tens of
@@ -90,6 +93,7 @@ fn main() {
             for &k in &in_flight {
                 let mut rates = vec![Vec::with_capacity(rounds); columns.len()];
                 let mut cpu = vec![Vec::with_capacity(rounds); columns.len()];
+                let mut faults = vec![Vec::with_capacity(rounds); columns.len()];
                 for round in 0..rounds {
                     for turn in 0..columns.len() {
                         let index = (turn + round) % columns.len();
@@ -105,6 +109,7 @@ fn main() {
                         ));
                         rates[index].push(measured.rate);
                         cpu[index].push(measured.server_cpu * 1e6);
+                        faults[index].push(measured.server_faults);
                     }
                 }
                 let row = Row {
@@ -113,6 +118,7 @@ fn main() {
                     in_flight: k,
                     rates,
                     cpu,
+                    faults,
                 };
                 eprintln!(
                     "{} conns, {}, {} in flight: {}",
@@ -180,6 +186,13 @@ fn main() {
     );
     medians(|row| &row.cpu, 2);
 
+    println!(
+        "\nServer minor page faults per message (median over rounds): pages the server's \
+         allocator took fresh from the kernel, or took back after returning them; each costs \
+         a trap and a zeroed page:\n"
+    );
+    medians(|row| &row.faults, 2);
+
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/target/echo.json");
     std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/target")).expect("target dir");
     std::fs::write(
@@ -239,8 +252,9 @@ fn json(
                 .collect();
             let rounds: Vec<String> = row.rates.iter().map(|r| format!("[{}]", numbers(r))).collect();
             let cpu: Vec<f64> = row.cpu.iter().map(|c| median(c.clone())).collect();
+            let faults: Vec<f64> = row.faults.iter().map(|f| median(f.clone())).collect();
             format!(
-                "    {{\"conns\": {}, \"size\": {}, \"in_flight\": {}, \"median\": [{}], \"ratio\": [{}], \"rounds\": [{}], \"server_cpu_us\": [{}]}}",
+                "    {{\"conns\": {}, \"size\": {}, \"in_flight\": {}, \"median\": [{}], \"ratio\": [{}], \"rounds\": [{}], \"server_cpu_us\": [{}], \"server_faults\": [{}]}}",
                 row.conns,
                 row.size,
                 row.in_flight,
@@ -252,6 +266,11 @@ fn json(
                     .join(", "),
                 rounds.join(", "),
                 cpu.iter()
+                    .map(|x| format!("{x:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                faults
+                    .iter()
                     .map(|x| format!("{x:.3}"))
                     .collect::<Vec<_>>()
                     .join(", ")

@@ -38,7 +38,7 @@ use crate::heap;
 
 mod load;
 
-pub use load::{FanoutServer, Perf, Subscriber, cpu_seconds, deliver, subscribe};
+pub use load::{FanoutServer, Perf, Subscriber, cpu_seconds, deliver, minor_faults, subscribe};
 
 /// Messages a writer takes from its channel before it flushes.
 const BATCH: usize = 64;

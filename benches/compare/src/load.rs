@@ -389,6 +389,9 @@ pub struct Measured {
     /// threads) per echoed message over the window: what the server pays
     /// for a message however the load generator shares the cores.
     pub server_cpu: f64,
+    /// Minor page faults of the server process per echoed message over
+    /// the window: memory the allocator took fresh from the kernel.
+    pub server_faults: f64,
 }
 
 /// What writes a connection's messages: message `seq` appended to `out`.
@@ -451,6 +454,7 @@ async fn measure_server<E: Encode, F: Feed>(
     server: Option<u32>,
 ) -> Measured {
     let cpu = || server.map_or(0.0, |pid| crate::fanout::cpu_seconds(&pid.to_string()));
+    let faults = || server.map_or(0, |pid| crate::fanout::minor_faults(&pid.to_string()));
     let shared = Arc::new(Shared {
         echoed: AtomicU64::new(0),
         stop: AtomicBool::new(false),
@@ -475,13 +479,18 @@ async fn measure_server<E: Encode, F: Feed>(
         )));
     }
     tokio::time::sleep(warmup).await;
-    let (start, before, cpu_before) =
-        (Instant::now(), shared.echoed.load(Ordering::Relaxed), cpu());
+    let (start, before, cpu_before, faults_before) = (
+        Instant::now(),
+        shared.echoed.load(Ordering::Relaxed),
+        cpu(),
+        faults(),
+    );
     tokio::time::sleep(window).await;
-    let (elapsed, after, cpu_after) = (
+    let (elapsed, after, cpu_after, faults_after) = (
         start.elapsed(),
         shared.echoed.load(Ordering::Relaxed),
         cpu(),
+        faults(),
     );
     shared.stop.store(true, Ordering::Relaxed);
     for task in tasks {
@@ -496,6 +505,7 @@ async fn measure_server<E: Encode, F: Feed>(
     Measured {
         rate: echoed / elapsed.as_secs_f64(),
         server_cpu: (cpu_after - cpu_before) / echoed.max(1.0),
+        server_faults: (faults_after - faults_before) as f64 / echoed.max(1.0),
     }
 }
 

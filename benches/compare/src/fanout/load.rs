@@ -278,3 +278,17 @@ pub fn cpu_seconds(pid: &str) -> f64 {
         .sum();
     nanos as f64 / 1e9
 }
+
+/// Minor page faults a process has taken (`minflt`, the tenth field of
+/// `/proc/<pid>/stat`, which counts every thread, ended ones too): each is
+/// a page of memory the process touched for the first time since the
+/// allocator got it from the kernel, or got it back after returning it.
+pub fn minor_faults(pid: &str) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // The command name, in brackets, may hold spaces: count from its end.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(7)?.parse().ok())
+        .unwrap_or(0)
+}
