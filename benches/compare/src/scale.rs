@@ -172,10 +172,7 @@ fn reuseport_socket(port: u16) -> io::Result<TcpSocket> {
 fn spawn(server: Server, stream: TcpStream, ping_at: Option<tokio::time::Instant>) {
     let Some(at) = ping_at else {
         match server {
-            Server::OursTokio => drop(tokio::spawn(servers::ours_tokio(
-                stream,
-                rfc6455::Config::default(),
-            ))),
+            Server::OursTokio => drop(tokio::spawn(servers::ours_tokio(stream))),
             Server::TokioTungstenite => drop(tokio::spawn(servers::tokio_tungstenite(stream))),
             Server::Fastwebsockets => drop(tokio::spawn(servers::fastwebsockets(stream))),
             Server::TokioWebsockets => drop(tokio::spawn(servers::tokio_websockets(stream))),
@@ -192,7 +189,7 @@ fn spawn(server: Server, stream: TcpStream, ping_at: Option<tokio::time::Instant
                 .saturating_duration_since(tokio::time::Instant::now())
                 .max(Duration::from_millis(1));
             let config = rfc6455::Config::default().keepalive_interval(interval);
-            drop(tokio::spawn(servers::ours_tokio(stream, config)))
+            drop(tokio::spawn(servers::ours_tokio_with(stream, config)))
         }
         Server::TokioTungstenite => drop(tokio::spawn(tokio_tungstenite(stream, at))),
         Server::Fastwebsockets => drop(tokio::spawn(fastwebsockets(stream, at))),
