@@ -44,6 +44,8 @@
     allow(dead_code, unused_macros)
 )]
 
+use core::num::NonZeroU64;
+
 use bytes::BufMut;
 use bytes::buf::UninitSlice;
 
@@ -123,20 +125,26 @@ fn rotate(key: [u8; 4], offset: u64) -> [u8; 4] {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Masker {
     key: [u8; 4],
-    position: u64,
+    /// One more than the bytes masked so far. Never zero, so an
+    /// `Option<Masker>` (which every frame being received holds) takes no
+    /// room of its own for its tag: 16 bytes, not 24.
+    past: NonZeroU64,
 }
 
 impl Masker {
     /// A masker at the start of a payload.
     pub fn new(key: [u8; 4]) -> Self {
-        Masker { key, position: 0 }
+        Masker {
+            key,
+            past: NonZeroU64::MIN,
+        }
     }
 
     /// XORs the next piece of the payload and advances the position.
     #[inline]
     pub fn apply(&mut self, piece: &mut [u8]) {
-        apply_mask_at(piece, self.key, self.position);
-        self.position += piece.len() as u64;
+        apply_mask_at(piece, self.key, self.position());
+        self.advance(piece.len());
     }
 
     /// Appends the next piece of the payload to `out`, XORed as it is
@@ -164,13 +172,20 @@ impl Masker {
     /// ```
     #[inline]
     pub fn put(&mut self, out: &mut impl BufMut, piece: &[u8]) {
-        put_masked(out, piece, rotate(self.key, self.position));
-        self.position += piece.len() as u64;
+        put_masked(out, piece, rotate(self.key, self.position()));
+        self.advance(piece.len());
     }
 
     /// How many payload bytes have been masked so far.
     pub fn position(&self) -> u64 {
-        self.position
+        self.past.get() - 1
+    }
+
+    /// Moves the position past `len` more bytes. A payload is at most
+    /// 2^63 - 1 bytes long (section 5.2), so the count never saturates.
+    #[inline]
+    fn advance(&mut self, len: usize) {
+        self.past = self.past.saturating_add(len as u64);
     }
 
     /// The masking key.

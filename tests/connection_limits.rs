@@ -97,6 +97,9 @@ fn an_idle_connection_is_small() {
     let size = std::mem::size_of::<Connection>();
     // permessage-deflate adds its config and two pointers, to state that is
     // allocated only when the extension is agreed.
-    let limit = if cfg!(feature = "deflate") { 512 } else { 472 };
+    // 504 and 464 since a frame being received holds its masker in 16
+    // bytes, not 24: 8 more make the tokio echo task of the idle bench a
+    // size class larger (1,152 bytes of heap instead of 1,024).
+    let limit = if cfg!(feature = "deflate") { 504 } else { 464 };
     assert!(size <= limit, "Connection is {size} bytes");
 }

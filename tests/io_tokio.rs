@@ -181,13 +181,13 @@ async fn a_stream_that_only_receives_answers_pings() {
 
 #[test]
 fn an_idle_stream_is_small() {
-    // The stream, the Connection (at most 512 bytes, no heap while idle),
+    // The stream, the Connection (at most 504 bytes, no heap while idle),
     // the two pieces in flight (empty `Bytes` while idle: no heap), the peer's
     // close, the timer (a pointer to a `Sleep`, boxed only once a timer
     // runs, and the deadline it is armed for) and a few words. No read
     // buffer: reads go through the stack.
     let size = std::mem::size_of::<WebSocketStream<tokio::net::TcpStream>>();
-    assert!(size <= 688, "WebSocketStream<TcpStream> is {size} bytes");
+    assert!(size <= 680, "WebSocketStream<TcpStream> is {size} bytes");
 }
 
 /// Reads from a script, fails every write: a peer that vanished.
