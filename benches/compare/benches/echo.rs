@@ -213,9 +213,10 @@ fn json(
     warmup: Duration,
 ) -> String {
     let quote = |s: &str| format!("{s:?}");
-    let numbers = |v: &[f64]| {
+    // Comma-separated, with `decimals` digits after the point.
+    let fixed = |v: &[f64], decimals: usize| {
         v.iter()
-            .map(|x| format!("{x:.1}"))
+            .map(|x| format!("{x:.decimals$}"))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -250,7 +251,7 @@ fn json(
                 .iter()
                 .map(|r| ratio(r, &row.rates[baseline]))
                 .collect();
-            let rounds: Vec<String> = row.rates.iter().map(|r| format!("[{}]", numbers(r))).collect();
+            let rounds: Vec<String> = row.rates.iter().map(|r| format!("[{}]", fixed(r, 1))).collect();
             let cpu: Vec<f64> = row.cpu.iter().map(|c| median(c.clone())).collect();
             let faults: Vec<f64> = row.faults.iter().map(|f| median(f.clone())).collect();
             format!(
@@ -258,22 +259,11 @@ fn json(
                 row.conns,
                 row.size,
                 row.in_flight,
-                numbers(&medians),
-                ratios
-                    .iter()
-                    .map(|x| format!("{x:.4}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                fixed(&medians, 1),
+                fixed(&ratios, 4),
                 rounds.join(", "),
-                cpu.iter()
-                    .map(|x| format!("{x:.3}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                faults
-                    .iter()
-                    .map(|x| format!("{x:.3}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                fixed(&cpu, 3),
+                fixed(&faults, 3),
             )
         })
         .collect();

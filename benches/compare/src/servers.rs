@@ -190,7 +190,6 @@ async fn accept_each(listener: TcpListener, mut spawn: impl FnMut(tokio::net::Tc
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Ours, with `config` (the scale bench sets its keepalive).
 /// Ours on tokio with the default config, accepted as a user who sets
 /// nothing writes it. The echo loop is written out here and in
 /// [`ours_tokio_with`], not shared: with the loop in an `async fn` of its
