@@ -564,7 +564,8 @@ impl Assembler {
     /// [`begin_frame`](Self::begin_frame)) is better appended to the message
     /// as it arrives than buffered whole: a fragment of a message in several
     /// frames, not compressed. A message in one frame is handed out as the
-    /// frame's own buffer instead.
+    /// frame's own buffer instead, unless its payload outgrows the buffer it
+    /// arrived in: then the connection moves it here as well.
     pub(crate) fn takes_payload(&self, header: &FrameHeader) -> bool {
         #[cfg(feature = "deflate")]
         if self.is_compressed() {
@@ -587,18 +588,28 @@ impl Assembler {
     ///
     /// It grows to powers of two (at most the message limit): as few moves
     /// as doubling, and a message of a round size, such as 16 MiB in 64 KiB
-    /// frames, ends in a buffer of its own size rather than twice it.
+    /// frames, ends in a buffer of its own size rather than twice it. In
+    /// the frame that ends the message, whose length is then known, it
+    /// grows to four times what arrived (at least 64 KiB) and never past
+    /// that length, so that a message in one frame ends in a buffer of
+    /// its own size.
     pub(crate) fn payload_buffer(&mut self, additional: usize) -> &mut Vec<u8> {
         let first = self.first.take();
         let first_len = first.as_ref().map_or(0, Bytes::len);
         let needed = self.rest.len() + first_len + additional;
         if needed > self.rest.capacity() {
             let max = usize::try_from(self.max_message_size).unwrap_or(usize::MAX);
-            let capacity = needed
-                .checked_next_power_of_two()
-                .unwrap_or(needed)
-                .min(max)
-                .max(needed);
+            let mut capacity = needed.checked_next_power_of_two().unwrap_or(needed);
+            if self.fin {
+                // The frame ends the message, whose length is then known:
+                // the buffer grows to it in larger steps (four times what
+                // arrived, at least 64 KiB), and never past it.
+                let end = usize::try_from(self.len).unwrap_or(usize::MAX);
+                capacity = capacity
+                    .max(needed.saturating_mul(4).max(64 << 10))
+                    .min(end);
+            }
+            let capacity = capacity.min(max).max(needed);
             self.rest.reserve_exact(capacity - self.rest.len());
         }
         if let Some(first) = first {
