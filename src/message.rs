@@ -605,8 +605,9 @@ impl Assembler {
                 // the buffer grows to it in larger steps (four times what
                 // arrived, at least 64 KiB), and never past it.
                 let end = usize::try_from(self.len).unwrap_or(usize::MAX);
+                let arrived = needed - additional;
                 capacity = capacity
-                    .max(needed.saturating_mul(4).max(64 << 10))
+                    .max(arrived.saturating_mul(4).max(64 << 10))
                     .min(end);
             }
             let capacity = capacity.min(max).max(needed);
