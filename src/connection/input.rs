@@ -58,8 +58,12 @@ const KEEP_IDLE: usize = 256;
 /// The least room reserved at once for a payload that arrives in pieces.
 const GROW_STEP: usize = 64 << 10;
 
-/// A payload that arrives in pieces moves to a buffer this many times the
-/// size of what arrived (at most the frame, and at least [`GROW_STEP`]).
+/// A payload that arrives in pieces in the receive buffer moves to a buffer
+/// this many times the size of what arrived (at most the frame, and at
+/// least [`GROW_STEP`]). Only a control frame is held there that way now:
+/// a compressed message's frame grows by two ([`grow_factor`]), and other
+/// payloads go to the message, whose last frame grows by this rule
+/// ([`Assembler::payload_buffer`]).
 ///
 /// Each step copies what arrived, so a frame of `n` bytes is copied about
 /// `n / (GROW_FACTOR - 1)` times over as it grows: with 2, its own size
