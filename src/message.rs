@@ -350,6 +350,9 @@ pub struct Assembler {
     /// frame's full length.
     len: u64,
     utf8: Utf8Validator,
+    /// The kind of a message complete in `first`, set aside while the next
+    /// one is begun ([`park_message`](Self::park_message)).
+    parked: Option<DataKind>,
     /// permessage-deflate, when agreed: inflates messages whose first frame
     /// has RSV1 set. Boxed, so that a connection without it stays small.
     #[cfg(feature = "deflate")]
@@ -378,6 +381,7 @@ impl Assembler {
             rest: Vec::new(),
             len: 0,
             utf8: Utf8Validator::new(),
+            parked: None,
             #[cfg(feature = "deflate")]
             inflating: None,
         }
@@ -594,7 +598,10 @@ impl Assembler {
     /// that length, so that a message in one frame ends in a buffer of
     /// its own size.
     pub(crate) fn payload_buffer(&mut self, additional: usize) -> &mut Vec<u8> {
-        let first = self.first.take();
+        let first = match self.parked {
+            Some(_) => None,
+            None => self.first.take(),
+        };
         let first_len = first.as_ref().map_or(0, Bytes::len);
         let needed = self.rest.len() + first_len + additional;
         if needed > self.rest.capacity() {
@@ -621,7 +628,56 @@ impl Assembler {
 
     /// Bytes in the message so far.
     pub(crate) fn payload_len(&self) -> usize {
-        self.rest.len() + self.first.as_ref().map_or(0, Bytes::len)
+        match self.parked {
+            Some(_) => self.rest.len(),
+            None => self.rest.len() + self.first.as_ref().map_or(0, Bytes::len),
+        }
+    }
+
+    /// Whether a message of `len` bytes in one uncompressed frame is within
+    /// the limit.
+    pub(crate) fn fits(&self, len: u64) -> bool {
+        len <= self.max_message_size
+    }
+
+    /// Sets the message whose last frame was appended whole and checked
+    /// ([`payload_buffer`](Self::payload_buffer)) aside, as
+    /// [`end_frame`](Self::end_frame) would hand it out, so that the next
+    /// message can begin before it is taken ([`take_parked`](Self::take_parked)).
+    /// `false`, changing nothing, when it cannot: no such message, one set
+    /// aside already, a compressed one, or text that ends inside a sequence
+    /// (for `end_frame` to report).
+    pub(crate) fn park_message(&mut self) -> bool {
+        let Some(kind) = self.open else {
+            return false;
+        };
+        if !self.fin
+            || self.parked.is_some()
+            || self.first.is_some()
+            || self.inflates()
+            || (kind == DataKind::Text && self.utf8.finish().is_err())
+        {
+            return false;
+        }
+        self.open = None;
+        self.first = Some(Bytes::from(core::mem::take(&mut self.rest)));
+        self.parked = Some(kind);
+        true
+    }
+
+    /// Whether a message is set aside ([`park_message`](Self::park_message)).
+    pub(crate) fn has_parked(&self) -> bool {
+        self.parked.is_some()
+    }
+
+    /// The message set aside, if any.
+    pub(crate) fn take_parked(&mut self) -> Option<Message> {
+        let kind = self.parked.take()?;
+        let data = self.first.take().unwrap_or_default();
+        Some(match kind {
+            DataKind::Text => Message::Text(Utf8Bytes::from_validated(data)),
+            DataKind::Binary => Message::Binary(data),
+        })
     }
 
     /// Checks the bytes appended to [`payload_buffer`](Self::payload_buffer)

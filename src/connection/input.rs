@@ -74,8 +74,8 @@ const GROW_STEP: usize = 64 << 10;
 /// what did arrive, and untouched reserved pages cost no memory.
 const GROW_FACTOR: usize = 4;
 
-/// The header at the front of `bytes`, if it is whole and begins a
-/// continuation frame (its other rules are checked by the caller).
+/// The header at the front of `bytes`, if it is whole (its rules are
+/// checked by the caller).
 ///
 /// Not inlined and not generic, so compiled once in this crate: in the
 /// caller's instance of `Connection`, `FrameHeader::decode` then has one call
@@ -83,11 +83,9 @@ const GROW_FACTOR: usize = 4;
 /// made LLVM outline it, which cost every small frame about 50 instructions
 /// (callgrind, decoding 0 B and 16 B frames).
 #[inline(never)]
-fn continuation_header(bytes: &[u8], allowed_rsv: Rsv) -> Option<(FrameHeader, usize)> {
+fn whole_header(bytes: &[u8], allowed_rsv: Rsv) -> Option<(FrameHeader, usize)> {
     match FrameHeader::decode(bytes, allowed_rsv) {
-        Ok(HeaderStatus::Complete { header, len }) if header.opcode == OpCode::Continuation => {
-            Some((header, len))
-        }
+        Ok(HeaderStatus::Complete { header, len }) => Some((header, len)),
         _ => None,
     }
 }
@@ -179,10 +177,11 @@ impl<T: Timestamp> Connection<T> {
         self.timers.bytes_without_time();
         let mut rest = self.receive_payload(bytes);
         // With large reads, one read holds the end of a fragment and the
-        // header of the next with much of its payload: that payload goes
-        // straight into the message too, not through the receive buffer.
+        // header of the next with much of its payload, or the end of a
+        // large message and much of the next one: that payload goes
+        // straight into its message too, not through the receive buffer.
         while !rest.is_empty() && self.recv.is_empty() {
-            let Some(after) = self.next_fragment(rest) else {
+            let Some(after) = self.next_fragment(rest).or_else(|| self.next_message(rest)) else {
                 break;
             };
             rest = self.receive_payload(after);
@@ -282,7 +281,10 @@ impl<T: Timestamp> Connection<T> {
         if incoming.header.fin || arrived < len {
             return None;
         }
-        let (header, head) = continuation_header(bytes, self.allowed_rsv)?;
+        let (header, head) = whole_header(bytes, self.allowed_rsv)?;
+        if header.opcode != OpCode::Continuation {
+            return None;
+        }
         if arrived > incoming.checked {
             // A failed check changes nothing: `poll_event` reports it.
             self.assembler
@@ -302,6 +304,93 @@ impl<T: Timestamp> Connection<T> {
             into: Destination::Message(self.assembler.payload_len()),
         });
         Some(&bytes[head..])
+    }
+
+    /// When `bytes` start with the whole header of a large message in one
+    /// frame (at least [`MOVE_AT_HEADER`] of its payload behind the header,
+    /// and not all of it), and either no frame is in progress or the one
+    /// in progress went straight into its message, is complete and ends it,
+    /// begins that frame, so that its payload goes straight into its own
+    /// message, copied once from `bytes`, not through the receive buffer
+    /// first; returns the bytes after its header. A message that ended is
+    /// set aside for the next [`poll_event`](Self::poll_event).
+    ///
+    /// `None`, changing nothing, leaves `bytes` to `poll_event`: a message
+    /// already set aside, any other frame, a header that would break a rule,
+    /// or a message before that fails its checks (which `poll_event` then
+    /// reports).
+    #[inline(never)]
+    fn next_message<'a>(&mut self, bytes: &'a [u8]) -> Option<&'a [u8]> {
+        if bytes.len() < MOVE_AT_HEADER || self.assembler.has_parked() {
+            return None;
+        }
+        // With no frame in progress (the one before was read up to its
+        // end, and handed out), the message begins with no other to set
+        // aside, unless a fragmented one is open.
+        let ending = match self.incoming.as_ref() {
+            None if self.assembler.is_open() => return None,
+            None => None,
+            Some(incoming) => {
+                let base = incoming.direct()?;
+                let len = incoming.header.payload_len as usize;
+                let arrived = self.assembler.payload_len() - base;
+                if !incoming.header.fin || arrived < len {
+                    return None;
+                }
+                Some((base, arrived))
+            }
+        };
+        let (header, head) = whole_header(bytes, self.allowed_rsv)?;
+        if !self.begins_without_error(&header) {
+            return None;
+        }
+        // Within the limits, which fit in memory.
+        let len = usize::try_from(header.payload_len).ok()?;
+        let part = bytes.len() - head;
+        // A receive buffer with room for the whole frame keeps it there, as
+        // `poll_event` would.
+        if !(MOVE_AT_HEADER..len).contains(&part)
+            || self.recv.capacity() >= head.saturating_add(len)
+        {
+            return None;
+        }
+        if let (Some((base, arrived)), Some(incoming)) = (ending, self.incoming.as_mut()) {
+            if arrived > incoming.checked {
+                // A failed check changes nothing: `poll_event` reports it.
+                self.assembler
+                    .check_appended(base + incoming.checked)
+                    .ok()?;
+                incoming.checked = arrived;
+            }
+            if !self.assembler.park_message() {
+                // Text that ends inside a sequence: `poll_event` reports it.
+                return None;
+            }
+        }
+        self.incoming = None;
+        let begun = self.check_header(&header);
+        debug_assert!(begun.is_ok());
+        begun.ok()?;
+        self.incoming = Some(Incoming {
+            masker: header.mask.map(Masker::new),
+            header,
+            checked: 0,
+            into: Destination::Message(self.assembler.payload_len()),
+        });
+        Some(&bytes[head..])
+    }
+
+    /// Whether [`check_header`](Self::check_header) takes `header` without
+    /// an error, with no message open: a text or binary frame that ends its
+    /// message, with no RSV bit, masked as the role requires, within the
+    /// limits.
+    fn begins_without_error(&self, header: &FrameHeader) -> bool {
+        matches!(header.opcode, OpCode::Text | OpCode::Binary)
+            && header.fin
+            && header.rsv == Rsv::NONE
+            && header.mask.is_some() == (self.role == Role::Server)
+            && header.payload_len <= self.config.max_frame_size
+            && self.assembler.fits(header.payload_len)
     }
 
     /// The bytes that the fragment being received still needs, when its
@@ -410,6 +499,10 @@ impl<T: Timestamp> Connection<T> {
     }
 
     fn next_event(&mut self) -> Result<Option<Event>, ProtocolError> {
+        if let Some(message) = self.assembler.take_parked() {
+            // Set aside by `receive` to begin the frame after it.
+            return Ok(Some(Event::Message(message)));
+        }
         loop {
             if self.incoming.is_none() {
                 let HeaderStatus::Complete { header, len } =
@@ -743,5 +836,150 @@ impl<T: Timestamp> Connection<T> {
         self.recv = BytesMut::new();
         self.incoming = None;
         self.assembler = Assembler::new(self.config.max_message_size);
+    }
+}
+
+// `Connection::new` needs `std`.
+#[cfg(all(test, feature = "std"))]
+mod tests {
+    use alloc::string::String;
+    use alloc::vec::Vec;
+
+    use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, Rsv};
+    use crate::mask::apply_mask;
+    use crate::{Config, Connection, Event, Message, Role};
+
+    fn frame(opcode: OpCode, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+        let header = FrameHeader {
+            fin: true,
+            rsv: Rsv::NONE,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let n = header.encode(&mut head);
+        let mut out = head[..n].to_vec();
+        out.extend_from_slice(payload);
+        if let Some(key) = mask {
+            apply_mask(&mut out[n..], key);
+        }
+        out
+    }
+
+    /// Large messages in one frame each, in reads that hold the end of one
+    /// and much of the next: the next one's payload goes straight from the
+    /// read into its own message, while the one before waits for
+    /// `poll_event`; nothing passes through the receive buffer, and the
+    /// messages come out whole and in order.
+    #[test]
+    fn the_next_message_begins_in_the_read_that_ends_one() {
+        let text: String = "àéîõü 日本 🎉 ".chars().cycle().take(9000).collect();
+        let binary: Vec<u8> = (0..40_000u32).map(|i| (i * 7 + i / 253) as u8).collect();
+        for role in [Role::Server, Role::Client] {
+            let mask = (role == Role::Server).then_some([3, 1, 4, 1]);
+            let messages = [
+                Message::binary(binary.clone()),
+                Message::text(text.clone()),
+                Message::binary(binary[..20_000].to_vec()),
+                Message::text(text.clone()),
+            ];
+            let mut wire = Vec::new();
+            for message in &messages {
+                let (opcode, payload) = match message {
+                    Message::Text(t) => (OpCode::Text, t.as_bytes()),
+                    Message::Binary(b) => (OpCode::Binary, &b[..]),
+                };
+                wire.extend(frame(opcode, payload, mask));
+            }
+            let expected: Vec<Event> = messages.into_iter().map(Event::Message).collect();
+            let mut parked = 0;
+            // Reads of these sizes bring the end of a message with the
+            // header and a large part of the next, at one point or another.
+            for size in [17_000, 23_000, 30_000] {
+                let mut connection = Connection::new(role, Config::default());
+                let mut got = Vec::new();
+                for read in wire.chunks(size) {
+                    connection.receive(read);
+                    if connection.assembler.has_parked() {
+                        parked += 1;
+                        assert!(connection.recv.is_empty(), "{role:?}: straight in");
+                    }
+                    while let Some(event) = connection.poll_event().unwrap() {
+                        got.push(event);
+                    }
+                }
+                assert!(got == expected, "{role:?}, {size}: whole and in order");
+            }
+            assert!(parked >= 3, "{role:?}: {parked} messages set aside");
+        }
+    }
+
+    /// With no frame in progress, a read that starts with the header of a
+    /// large message and much of its payload puts that payload straight
+    /// into the message; a receive buffer with room for the whole frame
+    /// keeps it there instead.
+    #[test]
+    fn a_large_message_begins_in_its_message_when_nothing_is_in_progress() {
+        let payload: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+        let wire = frame(OpCode::Binary, &payload, Some([7, 7, 1, 2]));
+        for roomy in [false, true] {
+            let mut server = Connection::new(Role::Server, Config::default());
+            if roomy {
+                server.recv.reserve(64 << 10);
+            }
+            server.receive(&wire[..20_000]);
+            assert_eq!(server.recv.is_empty(), !roomy);
+            assert_eq!(
+                server.assembler.payload_len(),
+                if roomy { 0 } else { 20_000 - 8 }
+            );
+            assert_eq!(server.poll_event(), Ok(None));
+            server.receive(&wire[20_000..]);
+            assert_eq!(
+                server.poll_event(),
+                Ok(Some(Event::Message(Message::binary(payload.clone()))))
+            );
+        }
+    }
+
+    /// A new message while a fragmented one is open is still the peer's
+    /// error (section 5.4), whatever its size: 1002.
+    #[test]
+    fn a_large_message_inside_a_fragmented_one_fails() {
+        let mask = Some([1, 2, 3, 4]);
+        let mut first = frame(OpCode::Text, b"open", mask);
+        first[0] &= 0x7f; // FIN clear: a first fragment
+        let mut server = Connection::new(Role::Server, Config::default());
+        server.receive(&first);
+        assert_eq!(server.poll_event(), Ok(None));
+        let wire = frame(OpCode::Binary, &[0; 50_000], mask);
+        server.receive(&wire[..20_000]);
+        let error = server.poll_event().unwrap_err();
+        assert_eq!(u16::from(error.close_code()), 1002);
+    }
+
+    /// A text message set aside is checked first: invalid UTF-8 at its end,
+    /// or a sequence cut by its end, fails the connection with 1007 when
+    /// `poll_event` comes to it, before anything of the next message.
+    #[test]
+    fn a_bad_text_ending_is_reported_before_the_next_message() {
+        let mut bad_end = alloc::vec![b'a'; 10_000];
+        bad_end[9_999] = 0xff;
+        let mut cut = alloc::vec![b'a'; 10_000];
+        cut[9_999] = 0xe6; // the first of three bytes
+        for payload in [bad_end, cut] {
+            let mask = Some([9, 9, 9, 9]);
+            let mut wire = frame(OpCode::Text, &payload, mask);
+            wire.extend(frame(OpCode::Binary, &[5; 30_000], mask));
+            let mut server = Connection::new(Role::Server, Config::default());
+            server.receive(&wire[..6_000]);
+            assert_eq!(server.poll_event(), Ok(None));
+            server.receive(&wire[6_000..25_000]);
+            assert!(!server.assembler.has_parked());
+            let error = server.poll_event().unwrap_err();
+            assert_eq!(u16::from(error.close_code()), 1007);
+            assert_eq!(server.poll_event(), Ok(None));
+        }
     }
 }
