@@ -666,6 +666,7 @@ impl Assembler {
     }
 
     /// Whether a message is set aside ([`park_message`](Self::park_message)).
+    #[inline]
     pub(crate) fn has_parked(&self) -> bool {
         self.parked.is_some()
     }

@@ -499,10 +499,6 @@ impl<T: Timestamp> Connection<T> {
     }
 
     fn next_event(&mut self) -> Result<Option<Event>, ProtocolError> {
-        if let Some(message) = self.assembler.take_parked() {
-            // Set aside by `receive` to begin the frame after it.
-            return Ok(Some(Event::Message(message)));
-        }
         loop {
             if self.incoming.is_none() {
                 let HeaderStatus::Complete { header, len } =
@@ -561,6 +557,12 @@ impl<T: Timestamp> Connection<T> {
                     checked: 0,
                     into,
                 });
+            }
+            if self.assembler.has_parked() {
+                // Set aside by `receive` to begin the frame in progress,
+                // which comes after it; only ever with a frame in
+                // progress, so off the path of small frames.
+                return Ok(self.assembler.take_parked().map(Event::Message));
             }
             let Some(incoming) = self.incoming.as_mut() else {
                 return Ok(None);
