@@ -297,12 +297,7 @@ impl<T: Timestamp> Connection<T> {
         let ended = self.assembler.end_frame(Bytes::new());
         debug_assert!(matches!(ended, Ok(None)));
         self.check_header(&header).ok()?;
-        self.incoming = Some(Incoming {
-            masker: header.mask.map(Masker::new),
-            header,
-            checked: 0,
-            into: Destination::Message(self.assembler.payload_len()),
-        });
+        self.begin_in_message(header);
         Some(&bytes[head..])
     }
 
@@ -371,13 +366,19 @@ impl<T: Timestamp> Connection<T> {
         let begun = self.check_header(&header);
         debug_assert!(begun.is_ok());
         begun.ok()?;
+        self.begin_in_message(header);
+        Some(&bytes[head..])
+    }
+
+    /// Begins the frame of `header`, checked, with its payload going
+    /// straight into the message from where the message now ends.
+    fn begin_in_message(&mut self, header: FrameHeader) {
         self.incoming = Some(Incoming {
             masker: header.mask.map(Masker::new),
             header,
             checked: 0,
             into: Destination::Message(self.assembler.payload_len()),
         });
-        Some(&bytes[head..])
     }
 
     /// Whether [`check_header`](Self::check_header) takes `header` without
@@ -847,27 +848,8 @@ mod tests {
     use alloc::string::String;
     use alloc::vec::Vec;
 
-    use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, Rsv};
-    use crate::mask::apply_mask;
+    use crate::frame::{OpCode, wire_frame};
     use crate::{Config, Connection, Event, Message, Role};
-
-    fn frame(opcode: OpCode, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
-        let header = FrameHeader {
-            fin: true,
-            rsv: Rsv::NONE,
-            opcode,
-            mask,
-            payload_len: payload.len() as u64,
-        };
-        let mut head = [0u8; MAX_HEADER_LEN];
-        let n = header.encode(&mut head);
-        let mut out = head[..n].to_vec();
-        out.extend_from_slice(payload);
-        if let Some(key) = mask {
-            apply_mask(&mut out[n..], key);
-        }
-        out
-    }
 
     /// Large messages in one frame each, in reads that hold the end of one
     /// and much of the next: the next one's payload goes straight from the
@@ -892,7 +874,7 @@ mod tests {
                     Message::Text(t) => (OpCode::Text, t.as_bytes()),
                     Message::Binary(b) => (OpCode::Binary, &b[..]),
                 };
-                wire.extend(frame(opcode, payload, mask));
+                wire.extend(wire_frame(true, opcode, payload, mask));
             }
             let expected: Vec<Event> = messages.into_iter().map(Event::Message).collect();
             let mut parked = 0;
@@ -924,7 +906,7 @@ mod tests {
     #[test]
     fn a_large_message_begins_in_its_message_when_nothing_is_in_progress() {
         let payload: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
-        let wire = frame(OpCode::Binary, &payload, Some([7, 7, 1, 2]));
+        let wire = wire_frame(true, OpCode::Binary, &payload, Some([7, 7, 1, 2]));
         for roomy in [false, true] {
             let mut server = Connection::new(Role::Server, Config::default());
             if roomy {
@@ -950,12 +932,11 @@ mod tests {
     #[test]
     fn a_large_message_inside_a_fragmented_one_fails() {
         let mask = Some([1, 2, 3, 4]);
-        let mut first = frame(OpCode::Text, b"open", mask);
-        first[0] &= 0x7f; // FIN clear: a first fragment
+        let first = wire_frame(false, OpCode::Text, b"open", mask);
         let mut server = Connection::new(Role::Server, Config::default());
         server.receive(&first);
         assert_eq!(server.poll_event(), Ok(None));
-        let wire = frame(OpCode::Binary, &[0; 50_000], mask);
+        let wire = wire_frame(true, OpCode::Binary, &[0; 50_000], mask);
         server.receive(&wire[..20_000]);
         let error = server.poll_event().unwrap_err();
         assert_eq!(u16::from(error.close_code()), 1002);
@@ -972,8 +953,8 @@ mod tests {
         cut[9_999] = 0xe6; // the first of three bytes
         for payload in [bad_end, cut] {
             let mask = Some([9, 9, 9, 9]);
-            let mut wire = frame(OpCode::Text, &payload, mask);
-            wire.extend(frame(OpCode::Binary, &[5; 30_000], mask));
+            let mut wire = wire_frame(true, OpCode::Text, &payload, mask);
+            wire.extend(wire_frame(true, OpCode::Binary, &[5; 30_000], mask));
             let mut server = Connection::new(Role::Server, Config::default());
             server.receive(&wire[..6_000]);
             assert_eq!(server.poll_event(), Ok(None));

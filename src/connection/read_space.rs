@@ -226,29 +226,8 @@ mod tests {
 
     use bytes::{BufMut, Bytes};
 
-    use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, Rsv};
-    use crate::mask::apply_mask;
+    use crate::frame::{OpCode, wire_frame};
     use crate::{Config, Connection, Event, Message, Role};
-
-    /// A frame on the wire, masked with `mask` when given.
-    fn wire_frame(fin: bool, opcode: OpCode, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
-        let header = FrameHeader {
-            fin,
-            rsv: Rsv::NONE,
-            opcode,
-            mask,
-            payload_len: payload.len() as u64,
-        };
-        let mut head = [0u8; MAX_HEADER_LEN];
-        let n = header.encode(&mut head);
-        let mut out = head[..n].to_vec();
-        let start = out.len();
-        out.extend_from_slice(payload);
-        if let Some(key) = mask {
-            apply_mask(&mut out[start..], key);
-        }
-        out
-    }
 
     fn client_frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
         wire_frame(fin, opcode, payload, Some([1, 2, 3, 4]))
