@@ -48,9 +48,10 @@ impl<T: Timestamp> Connection<T> {
     /// the message being assembled, while a fragment of a message in
     /// several frames is arriving; for a frame that is a whole message, the
     /// receive buffer while it has room (for the rest of the frame, or for
-    /// the next read of a frame that still needs 64 KiB or more), else the
-    /// message, the payload moving there first. A compressed message's
-    /// frames stay in the receive buffer, grown. `None` otherwise (the end
+    /// the next read of a frame that still needs 64 KiB or more), else,
+    /// for a frame of 64 KiB or more, the message, the payload moving there
+    /// first. Smaller frames, and a compressed message's, stay in the
+    /// receive buffer, grown. `None` otherwise (the end
     /// of a frame, under 64 KiB, in a buffer without room for it): then
     /// read into a buffer of your own and give it to
     /// [`receive`](Self::receive).
@@ -377,23 +378,25 @@ mod tests {
         }
     }
 
-    /// A read that ends 12 KiB into a frame of 20 KiB, behind a whole
-    /// frame: those 12 KiB move into the message, unmasked on the way, in
-    /// a buffer of the message's size, so the next read neither moves them
-    /// again nor unmasks them a second time, and the bytes after the frame
-    /// are not written into the message's buffer. A part under 4 KiB stays
-    /// where it arrived.
+    /// A read that ends 12 KiB into a frame, behind a whole frame: those
+    /// 12 KiB move at once, unmasked on the way, so that the next read
+    /// neither moves them again nor unmasks them a second time. A frame of
+    /// 64 KiB or more moves into its message, in a buffer of the message's
+    /// size that the bytes after the frame never reach; a smaller one to a
+    /// receive buffer of its own with room for the rest and a read behind
+    /// it. A part under 4 KiB stays where it arrived.
     #[test]
-    fn a_frame_begun_in_a_read_moves_once_into_the_message() {
+    fn a_frame_begun_in_a_read_moves_once() {
         let first = [7u8; 300];
-        let payload: Vec<u8> = (0..20 << 10)
-            .map(|i: usize| (i * 13 + i / 97) as u8)
-            .collect();
-        for (role, part) in [
-            (Role::Server, 12 << 10),
-            (Role::Client, 12 << 10),
-            (Role::Server, 4095),
+        for (role, len, part) in [
+            (Role::Server, 64 << 10, 12 << 10),
+            (Role::Client, 64 << 10, 12 << 10),
+            (Role::Server, 20 << 10, 12 << 10),
+            (Role::Client, 20 << 10, 12 << 10),
+            (Role::Server, 64 << 10, 4095),
+            (Role::Server, 20 << 10, 4095),
         ] {
+            let payload: Vec<u8> = (0..len).map(|i: usize| (i * 13 + i / 97) as u8).collect();
             let mask = (role == Role::Server).then_some([9, 8, 7, 6]);
             let mut bytes = wire_frame(true, OpCode::Binary, &first, mask);
             let second = wire_frame(true, OpCode::Binary, &payload, mask);
@@ -406,21 +409,29 @@ mod tests {
             };
             assert_eq!(one, first[..]);
             assert_eq!(connection.poll_event(), Ok(None));
-            let moved = part >= 4096;
-            if moved {
-                assert!(connection.recv.is_empty(), "{role:?}: moved");
+            // Where the part arrived: behind the first frame and this header.
+            let arrived_at = one.as_ptr_range().end.wrapping_add(head);
+            let into_message = part >= 4096 && len >= 64 << 10;
+            if into_message {
+                assert!(connection.recv.is_empty(), "{role:?}, {len}: moved");
                 let message = connection.assembler.payload_buffer(0);
                 assert_eq!(message[..], payload[..part], "{role:?}: unmasked");
-                assert_eq!(message.capacity(), payload.len(), "{role:?}");
+                assert_eq!(message.capacity(), len, "{role:?}: the message's size");
             } else {
+                assert_eq!(connection.assembler.payload_len(), 0, "{role:?}, {len}");
                 assert_eq!(connection.recv[..], payload[..part], "{role:?}: unmasked");
-                // Where the part arrived: behind the first frame and this
-                // header.
-                let end = one.as_ptr_range().end.wrapping_add(head);
-                assert!(
-                    connection.recv.as_ptr() == end,
-                    "{role:?}: a small part stays"
-                );
+                let room = connection.recv.capacity() - part;
+                if part >= 4096 {
+                    assert!(connection.recv.as_ptr() != arrived_at, "{role:?}: moved");
+                    assert!(
+                        room >= len - part + (64 << 10),
+                        "{role:?}: room for the rest and a read: {room}"
+                    );
+                    assert!(room < 3 * (64 << 10), "{role:?}: {room}");
+                } else {
+                    assert!(connection.recv.as_ptr() == arrived_at, "{role:?}: stays");
+                    assert_eq!(room, 0, "{role:?}");
+                }
             }
             let message_at = connection.assembler.payload_buffer(0).as_ptr();
             // The rest of the frame and a ping, in one read.
@@ -430,8 +441,11 @@ mod tests {
             let Ok(Some(Event::Message(Message::Binary(two)))) = connection.poll_event() else {
                 panic!("{role:?}: the second message");
             };
-            assert!(two == payload[..], "{role:?}: the second message, whole");
-            if moved {
+            assert!(
+                two == payload[..],
+                "{role:?}, {len}: the second message, whole"
+            );
+            if into_message {
                 assert!(two.as_ptr() == message_at, "{role:?}: not moved again");
             }
             assert!(matches!(connection.poll_event(), Ok(Some(Event::Ping(_)))));
