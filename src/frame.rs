@@ -363,6 +363,32 @@ impl FrameError {
     }
 }
 
+/// A frame on the wire with no RSV bit, its payload masked with `mask` when
+/// given: for the connection's tests (which need `std`).
+#[cfg(all(test, feature = "std"))]
+pub(crate) fn wire_frame(
+    fin: bool,
+    opcode: OpCode,
+    payload: &[u8],
+    mask: Option<[u8; 4]>,
+) -> alloc::vec::Vec<u8> {
+    let header = FrameHeader {
+        fin,
+        rsv: Rsv::NONE,
+        opcode,
+        mask,
+        payload_len: payload.len() as u64,
+    };
+    let mut head = [0u8; MAX_HEADER_LEN];
+    let n = header.encode(&mut head);
+    let mut out = head[..n].to_vec();
+    out.extend_from_slice(payload);
+    if let Some(key) = mask {
+        crate::mask::apply_mask(&mut out[n..], key);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -350,6 +350,9 @@ pub struct Assembler {
     /// frame's full length.
     len: u64,
     utf8: Utf8Validator,
+    /// The kind of a message complete in `first`, set aside while the next
+    /// one is begun ([`park_message`](Self::park_message)).
+    parked: Option<DataKind>,
     /// permessage-deflate, when agreed: inflates messages whose first frame
     /// has RSV1 set. Boxed, so that a connection without it stays small.
     #[cfg(feature = "deflate")]
@@ -378,6 +381,7 @@ impl Assembler {
             rest: Vec::new(),
             len: 0,
             utf8: Utf8Validator::new(),
+            parked: None,
             #[cfg(feature = "deflate")]
             inflating: None,
         }
@@ -564,7 +568,8 @@ impl Assembler {
     /// [`begin_frame`](Self::begin_frame)) is better appended to the message
     /// as it arrives than buffered whole: a fragment of a message in several
     /// frames, not compressed. A message in one frame is handed out as the
-    /// frame's own buffer instead.
+    /// frame's own buffer instead, unless its payload outgrows the buffer it
+    /// arrived in: then the connection moves it here as well.
     pub(crate) fn takes_payload(&self, header: &FrameHeader) -> bool {
         #[cfg(feature = "deflate")]
         if self.is_compressed() {
@@ -587,18 +592,32 @@ impl Assembler {
     ///
     /// It grows to powers of two (at most the message limit): as few moves
     /// as doubling, and a message of a round size, such as 16 MiB in 64 KiB
-    /// frames, ends in a buffer of its own size rather than twice it.
+    /// frames, ends in a buffer of its own size rather than twice it. In
+    /// the frame that ends the message, whose length is then known, it
+    /// grows to four times what arrived (at least 64 KiB) and never past
+    /// that length, so that a message in one frame ends in a buffer of
+    /// its own size.
     pub(crate) fn payload_buffer(&mut self, additional: usize) -> &mut Vec<u8> {
-        let first = self.first.take();
+        let first = match self.parked {
+            Some(_) => None,
+            None => self.first.take(),
+        };
         let first_len = first.as_ref().map_or(0, Bytes::len);
         let needed = self.rest.len() + first_len + additional;
         if needed > self.rest.capacity() {
             let max = usize::try_from(self.max_message_size).unwrap_or(usize::MAX);
-            let capacity = needed
-                .checked_next_power_of_two()
-                .unwrap_or(needed)
-                .min(max)
-                .max(needed);
+            let mut capacity = needed.checked_next_power_of_two().unwrap_or(needed);
+            if self.fin {
+                // The frame ends the message, whose length is then known:
+                // the buffer grows to it in larger steps (four times what
+                // arrived, at least 64 KiB), and never past it.
+                let end = usize::try_from(self.len).unwrap_or(usize::MAX);
+                let arrived = needed - additional;
+                capacity = capacity
+                    .max(arrived.saturating_mul(4).max(64 << 10))
+                    .min(end);
+            }
+            let capacity = capacity.min(max).max(needed);
             self.rest.reserve_exact(capacity - self.rest.len());
         }
         if let Some(first) = first {
@@ -609,7 +628,57 @@ impl Assembler {
 
     /// Bytes in the message so far.
     pub(crate) fn payload_len(&self) -> usize {
-        self.rest.len() + self.first.as_ref().map_or(0, Bytes::len)
+        match self.parked {
+            Some(_) => self.rest.len(),
+            None => self.rest.len() + self.first.as_ref().map_or(0, Bytes::len),
+        }
+    }
+
+    /// Whether a message of `len` bytes in one uncompressed frame is within
+    /// the limit.
+    pub(crate) fn fits(&self, len: u64) -> bool {
+        len <= self.max_message_size
+    }
+
+    /// Sets the message whose last frame was appended whole and checked
+    /// ([`payload_buffer`](Self::payload_buffer)) aside, as
+    /// [`end_frame`](Self::end_frame) would hand it out, so that the next
+    /// message can begin before it is taken ([`take_parked`](Self::take_parked)).
+    /// `false`, changing nothing, when it cannot: no such message, one set
+    /// aside already, a compressed one, or text that ends inside a sequence
+    /// (for `end_frame` to report).
+    pub(crate) fn park_message(&mut self) -> bool {
+        let Some(kind) = self.open else {
+            return false;
+        };
+        if !self.fin
+            || self.parked.is_some()
+            || self.first.is_some()
+            || self.inflates()
+            || (kind == DataKind::Text && self.utf8.finish().is_err())
+        {
+            return false;
+        }
+        self.open = None;
+        self.first = Some(Bytes::from(core::mem::take(&mut self.rest)));
+        self.parked = Some(kind);
+        true
+    }
+
+    /// Whether a message is set aside ([`park_message`](Self::park_message)).
+    #[inline]
+    pub(crate) fn has_parked(&self) -> bool {
+        self.parked.is_some()
+    }
+
+    /// The message set aside, if any.
+    pub(crate) fn take_parked(&mut self) -> Option<Message> {
+        let kind = self.parked.take()?;
+        let data = self.first.take().unwrap_or_default();
+        Some(match kind {
+            DataKind::Text => Message::Text(Utf8Bytes::from_validated(data)),
+            DataKind::Binary => Message::Binary(data),
+        })
     }
 
     /// Checks the bytes appended to [`payload_buffer`](Self::payload_buffer)

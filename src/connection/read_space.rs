@@ -37,19 +37,23 @@ pub struct PayloadSpace<'a, T: Timestamp> {
 /// The buffer a [`PayloadSpace`] writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Target {
-    /// The message being assembled, for a fragment.
+    /// The message being assembled.
     Message,
-    /// The receive buffer, for a frame that carries a whole message.
+    /// The receive buffer.
     ReceiveBuffer,
 }
 
 impl<T: Timestamp> Connection<T> {
     /// Room for the next read where the payload being received goes:
     /// the message being assembled, while a fragment of a message in
-    /// several frames is arriving (and the message is not compressed), or
-    /// the receive buffer, while a frame still needs 64 KiB or more, or
-    /// while the buffer has room for the rest of the frame. `None`
-    /// otherwise: then read into a buffer of your own and give it to
+    /// several frames is arriving; for a frame that is a whole message, the
+    /// receive buffer while it has room (for the rest of the frame, or for
+    /// the next read of a frame that still needs 64 KiB or more), else,
+    /// for a frame of 64 KiB or more, the message, the payload moving there
+    /// first. Smaller frames, and a compressed message's, stay in the
+    /// receive buffer, grown. `None` otherwise (the end
+    /// of a frame, under 64 KiB, in a buffer without room for it): then
+    /// read into a buffer of your own and give it to
     /// [`receive`](Self::receive).
     ///
     /// The room is at most what the frame still needs, and at most as
@@ -134,6 +138,10 @@ impl<T: Timestamp> Connection<T> {
             });
         }
         let room = needed.min(have.max(MIN_ROOM));
+        if self.recv.capacity() - have < room && self.payload_to_message() {
+            // A data frame's payload goes on into the message.
+            return self.payload_space();
+        }
         self.reserve_buffered_payload(room);
         Some(PayloadSpace {
             connection: self,
@@ -219,29 +227,8 @@ mod tests {
 
     use bytes::{BufMut, Bytes};
 
-    use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, Rsv};
-    use crate::mask::apply_mask;
+    use crate::frame::{OpCode, wire_frame};
     use crate::{Config, Connection, Event, Message, Role};
-
-    /// A frame on the wire, masked with `mask` when given.
-    fn wire_frame(fin: bool, opcode: OpCode, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
-        let header = FrameHeader {
-            fin,
-            rsv: Rsv::NONE,
-            opcode,
-            mask,
-            payload_len: payload.len() as u64,
-        };
-        let mut head = [0u8; MAX_HEADER_LEN];
-        let n = header.encode(&mut head);
-        let mut out = head[..n].to_vec();
-        let start = out.len();
-        out.extend_from_slice(payload);
-        if let Some(key) = mask {
-            apply_mask(&mut out[start..], key);
-        }
-        out
-    }
 
     fn client_frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
         wire_frame(fin, opcode, payload, Some([1, 2, 3, 4]))
@@ -309,13 +296,13 @@ mod tests {
         );
     }
 
-    /// A large frame, masked or not, read in place into the receive buffer:
-    /// each room at most what arrived (at least 64 KiB) and what the frame
-    /// needs, until less than 64 KiB is left; that end is read in place too
-    /// when the buffer has room for it, else given to `receive`, with the
-    /// next frame either way.
+    /// A large frame, masked or not, read in place into its message (the
+    /// receive buffer has no room for it): each room at most what arrived
+    /// (at least 64 KiB) and what the frame needs, and the end up to the
+    /// frame's end and no further; what a read leaves is given to
+    /// `receive`, with the next frame.
     #[test]
-    fn a_large_frame_is_read_into_the_receive_buffer() {
+    fn a_large_frame_is_read_in_place_into_its_message() {
         // 150,000 bytes end with less than 64 KiB to come; 1,000,000 end
         // inside a read in place. Miri is slow with large buffers: the
         // first only.
@@ -350,9 +337,10 @@ mod tests {
                 if needed >= 64 << 10 {
                     assert_eq!(room, needed.min(arrived.max(64 << 10)), "{role:?}");
                 } else {
-                    // The end, in a buffer that has room for it: with the
-                    // bytes after it, at most 64 KiB of them.
-                    assert!(needed <= room && room <= needed + (64 << 10), "{role:?}");
+                    // The end, in the message: up to the frame's end, so
+                    // that the bytes after it are not written into the
+                    // message's buffer.
+                    assert_eq!(room, needed, "{role:?}");
                 }
                 at += fill(&mut space, &frame[at..], 4096);
                 drop(space);
@@ -390,22 +378,25 @@ mod tests {
         }
     }
 
-    /// A read that ends 12 KiB into a frame of 20 KiB, behind a whole
-    /// frame: those 12 KiB move to a buffer of their own, unmasked on the
-    /// way, with room for the rest and a read behind it, so the next read
-    /// neither moves them again nor unmasks them a second time. A part
-    /// under 4 KiB stays where it arrived.
+    /// A read that ends 12 KiB into a frame, behind a whole frame: those
+    /// 12 KiB move at once, unmasked on the way, so that the next read
+    /// neither moves them again nor unmasks them a second time. A frame of
+    /// 64 KiB or more moves into its message, in a buffer of the message's
+    /// size that the bytes after the frame never reach; a smaller one to a
+    /// receive buffer of its own with room for the rest and a read behind
+    /// it. A part under 4 KiB stays where it arrived.
     #[test]
-    fn a_frame_begun_in_a_read_moves_once_to_its_own_buffer() {
+    fn a_frame_begun_in_a_read_moves_once() {
         let first = [7u8; 300];
-        let payload: Vec<u8> = (0..20 << 10)
-            .map(|i: usize| (i * 13 + i / 97) as u8)
-            .collect();
-        for (role, part) in [
-            (Role::Server, 12 << 10),
-            (Role::Client, 12 << 10),
-            (Role::Server, 4095),
+        for (role, len, part) in [
+            (Role::Server, 64 << 10, 12 << 10),
+            (Role::Client, 64 << 10, 12 << 10),
+            (Role::Server, 20 << 10, 12 << 10),
+            (Role::Client, 20 << 10, 12 << 10),
+            (Role::Server, 64 << 10, 4095),
+            (Role::Server, 20 << 10, 4095),
         ] {
+            let payload: Vec<u8> = (0..len).map(|i: usize| (i * 13 + i / 97) as u8).collect();
             let mask = (role == Role::Server).then_some([9, 8, 7, 6]);
             let mut bytes = wire_frame(true, OpCode::Binary, &first, mask);
             let second = wire_frame(true, OpCode::Binary, &payload, mask);
@@ -418,38 +409,53 @@ mod tests {
             };
             assert_eq!(one, first[..]);
             assert_eq!(connection.poll_event(), Ok(None));
-            assert_eq!(connection.recv[..], payload[..part], "{role:?}: unmasked");
-            let room = connection.recv.capacity() - part;
             // Where the part arrived: behind the first frame and this header.
-            let shared = connection.recv.as_ptr() == one.as_ptr_range().end.wrapping_add(head);
-            if part >= 4096 {
-                assert!(!shared, "{role:?}: moved from the read's buffer");
-                assert!(
-                    room >= payload.len() - part + (64 << 10),
-                    "{role:?}: room for the rest and a read: {room}"
-                );
-                assert!(room < 3 * (64 << 10), "{role:?}: {room}");
+            let arrived_at = one.as_ptr_range().end.wrapping_add(head);
+            let into_message = part >= 4096 && len >= 64 << 10;
+            if into_message {
+                assert!(connection.recv.is_empty(), "{role:?}, {len}: moved");
+                let message = connection.assembler.payload_buffer(0);
+                assert_eq!(message[..], payload[..part], "{role:?}: unmasked");
+                assert_eq!(message.capacity(), len, "{role:?}: the message's size");
             } else {
-                assert!(shared, "{role:?}: a small part stays");
-                assert_eq!(room, 0, "{role:?}");
+                assert_eq!(connection.assembler.payload_len(), 0, "{role:?}, {len}");
+                assert_eq!(connection.recv[..], payload[..part], "{role:?}: unmasked");
+                let room = connection.recv.capacity() - part;
+                if part >= 4096 {
+                    assert!(connection.recv.as_ptr() != arrived_at, "{role:?}: moved");
+                    assert!(
+                        room >= len - part + (64 << 10),
+                        "{role:?}: room for the rest and a read: {room}"
+                    );
+                    assert!(room < 3 * (64 << 10), "{role:?}: {room}");
+                } else {
+                    assert!(connection.recv.as_ptr() == arrived_at, "{role:?}: stays");
+                    assert_eq!(room, 0, "{role:?}");
+                }
             }
+            let message_at = connection.assembler.payload_buffer(0).as_ptr();
             // The rest of the frame and a ping, in one read.
             let mut rest = second[head + part..].to_vec();
             rest.extend(wire_frame(true, OpCode::Ping, b"", mask));
             connection.receive(&rest);
+            let Ok(Some(Event::Message(Message::Binary(two)))) = connection.poll_event() else {
+                panic!("{role:?}: the second message");
+            };
             assert!(
-                connection.poll_event()
-                    == Ok(Some(Event::Message(Message::binary(payload.clone())))),
-                "{role:?}: the second message, whole"
+                two == payload[..],
+                "{role:?}, {len}: the second message, whole"
             );
+            if into_message {
+                assert!(two.as_ptr() == message_at, "{role:?}: not moved again");
+            }
             assert!(matches!(connection.poll_event(), Ok(Some(Event::Ping(_)))));
         }
     }
 
-    /// The end of a frame whose buffer has room for it is read in place,
-    /// with the frames after it: a whole one, and the start of a large one,
-    /// which then moves to a buffer of its own. Only the frame's own bytes
-    /// are unmasked with its key.
+    /// The end of a frame in a receive buffer that has room for it is read
+    /// in place, with the frames after it: a whole one, and the start of
+    /// another, which stays there, the buffer having room for it too. Only
+    /// the frame's own bytes are unmasked with its key.
     #[test]
     fn the_end_of_a_frame_is_read_in_place_with_the_frames_after_it() {
         let payload: Vec<u8> = (0..30 << 10)
@@ -464,6 +470,8 @@ mod tests {
             let small = wire_frame(true, OpCode::Text, b"between", b);
             let third = wire_frame(true, OpCode::Binary, &payload[..20_000], a);
             let mut connection = Connection::new(role, Config::default());
+            // A receive buffer with room, as one kept from earlier reads.
+            connection.recv.reserve(128 << 10);
             let part = first.len() - (10 << 10);
             connection.receive(&first[..part]);
             assert_eq!(connection.poll_event(), Ok(None));
@@ -489,8 +497,15 @@ mod tests {
                 Ok(Some(Event::Message(Message::text("between"))))
             );
             assert_eq!(connection.poll_event(), Ok(None));
-            // The third frame's part moved; its end is read in place too.
+            // The third frame's part stays where it is, the buffer having
+            // room for the rest, which is read in place there too.
+            assert_eq!(
+                connection.recv.len(),
+                10_000 - (third.len() - 20_000),
+                "{role:?}"
+            );
             let mut space = connection.payload_space().expect("room for the third");
+            assert!(space.remaining_mut() >= third.len() - 10_000);
             assert_eq!(
                 fill(&mut space, &third[10_000..], 4096),
                 third.len() - 10_000
@@ -504,6 +519,11 @@ mod tests {
                 "{role:?}: the third message"
             );
             assert!(connection.payload_space().is_none());
+            connection.receive(&small);
+            assert_eq!(
+                connection.poll_event(),
+                Ok(Some(Event::Message(Message::text("between"))))
+            );
         }
     }
 
@@ -525,11 +545,8 @@ mod tests {
         let space = server.payload_space().expect("room");
         assert_eq!(space.remaining_mut(), 64 << 10);
         drop(space);
-        assert!(
-            server.recv.capacity() < 256 << 10,
-            "{}",
-            server.recv.capacity()
-        );
+        let reserved = server.recv.capacity() + server.assembler.payload_buffer(0).capacity();
+        assert!(reserved < 256 << 10, "{reserved}");
         // As bytes arrive, in place and through `receive`, the buffer stays
         // within four times what arrived, plus 64 KiB and a read.
         let read = [0u8; 64 << 10];
@@ -543,8 +560,12 @@ mod tests {
                 server.receive(&read);
             }
             assert_eq!(server.poll_event(), Ok(None));
-            let arrived = server.recv.len();
-            let capacity = server.recv.capacity();
+            // The payload is in the message once it outgrew the receive
+            // buffer: count both.
+            let message = server.assembler.payload_buffer(0).capacity();
+            let arrived = server.recv.len() + server.assembler.payload_len();
+            let capacity = server.recv.capacity() + message;
+            assert!(message > 0, "the payload moved into the message");
             assert!(
                 capacity <= 4 * arrived + (128 << 10),
                 "{capacity} reserved for {arrived} arrived"
