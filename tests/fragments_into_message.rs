@@ -299,8 +299,10 @@ fn the_message_limit_counts_fragments_that_went_straight_into_it() {
 fn messages() -> impl Strategy<Value = Vec<(bool, Vec<u8>, Vec<usize>, bool)>> {
     let message = (
         any::<bool>(),
-        // Multi-byte characters, so that fragments and reads cut them.
-        (0usize..70_000, any::<u8>()).prop_map(|(len, seed)| {
+        // Multi-byte characters, so that fragments and reads cut them; up to
+        // about 150 KB, so that frames of 64 KiB or more, which move into
+        // their message, come up as well as smaller ones.
+        (0usize..180_000, any::<u8>()).prop_map(|(len, seed)| {
             "aé€𝄞"
                 .chars()
                 .cycle()
