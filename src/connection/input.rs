@@ -103,6 +103,14 @@ fn whole_header(bytes: &[u8], allowed_rsv: Rsv) -> Option<(FrameHeader, usize)> 
 /// 0.8 MiB higher (5.7 MiB over 300 s, against 4.7 to 5.0 after 60 s).
 const INTO_MESSAGE_AT: u64 = 64 << 10;
 
+/// Whether the payload of `header`'s frame goes on in its message once it
+/// outgrows the receive buffer: a data frame of [`INTO_MESSAGE_AT`] or more
+/// of a message that is not compressed (a compressed one's frames are
+/// inflated whole, from the receive buffer).
+fn moves_into_message(header: &FrameHeader, assembler: &Assembler) -> bool {
+    !header.opcode.is_control() && header.payload_len >= INTO_MESSAGE_AT && !assembler.inflates()
+}
+
 /// A payload that arrived in part behind its header, at least this long,
 /// moves at once into the message (or, compressed, to a buffer of its own)
 /// when the buffer it arrived in has no room for the rest
@@ -358,7 +366,7 @@ impl<T: Timestamp> Connection<T> {
         // A receive buffer with room for the whole frame keeps it there, as
         // `poll_event` would.
         if !(MOVE_AT_HEADER..len).contains(&part)
-            || header.payload_len < INTO_MESSAGE_AT
+            || !moves_into_message(&header, &self.assembler)
             || self.recv.capacity() >= head.saturating_add(len)
         {
             return None;
@@ -543,11 +551,9 @@ impl<T: Timestamp> Connection<T> {
                 self.recv.advance(len);
                 let mut masker = header.mask.map(Masker::new);
                 let own_buffer = self.needs_own_buffer(payload_len);
-                let direct = (!header.opcode.is_control()
-                    && (self.assembler.takes_payload(&header)
-                        || (own_buffer
-                            && header.payload_len >= INTO_MESSAGE_AT
-                            && !self.assembler.inflates())))
+                let direct = ((!header.opcode.is_control()
+                    && self.assembler.takes_payload(&header))
+                    || (own_buffer && moves_into_message(&header, &self.assembler)))
                 .then(|| {
                     // The part of the payload that came with the header
                     // moves into the message; the rest will go there as it
@@ -688,9 +694,7 @@ impl<T: Timestamp> Connection<T> {
         if incoming.direct().is_some() {
             return true;
         }
-        if incoming.header.opcode.is_control()
-            || incoming.header.payload_len < INTO_MESSAGE_AT
-            || self.assembler.inflates()
+        if !moves_into_message(&incoming.header, &self.assembler)
             || incoming.into != Destination::Buffer
         {
             return false;
