@@ -111,6 +111,31 @@ fn moves_into_message(header: &FrameHeader, assembler: &Assembler) -> bool {
     !header.opcode.is_control() && header.payload_len >= INTO_MESSAGE_AT && !assembler.inflates()
 }
 
+/// Moves the payload bytes in the receive buffer (the frame's first, none
+/// after them) to the end of the message being assembled, and returns where
+/// they start there. Bytes up to the masker's position were unmasked where
+/// they are; the rest are unmasked on the way. The receive buffer is kept,
+/// empty, for the bytes after the frame, so that each read does not
+/// allocate one again.
+fn recv_to_message(
+    assembler: &mut Assembler,
+    recv: &mut BytesMut,
+    masker: Option<&mut Masker>,
+) -> usize {
+    let message = assembler.payload_buffer(recv.len());
+    let base = message.len();
+    match masker {
+        Some(masker) => {
+            let done = masker.position() as usize;
+            message.extend_from_slice(&recv[..done]);
+            masker.put(message, &recv[done..]);
+        }
+        None => message.extend_from_slice(recv),
+    }
+    recv.clear();
+    base
+}
+
 /// A payload that arrived in part behind its header, at least this long,
 /// moves at once into the message (or, compressed, to a buffer of its own)
 /// when the buffer it arrived in has no room for the rest
@@ -557,17 +582,8 @@ impl<T: Timestamp> Connection<T> {
                 .then(|| {
                     // The part of the payload that came with the header
                     // moves into the message; the rest will go there as it
-                    // arrives. The receive buffer is kept for the bytes
-                    // after the frame, so that each read does not allocate
-                    // one again.
-                    let message = self.assembler.payload_buffer(self.recv.len());
-                    let base = message.len();
-                    match masker.as_mut() {
-                        Some(masker) => masker.put(message, &self.recv),
-                        None => message.extend_from_slice(&self.recv),
-                    }
-                    self.recv.clear();
-                    base
+                    // arrives.
+                    recv_to_message(&mut self.assembler, &mut self.recv, masker.as_mut())
                 });
                 let into = match direct {
                     Some(base) => Destination::Message(base),
@@ -699,19 +715,11 @@ impl<T: Timestamp> Connection<T> {
         {
             return false;
         }
-        let message = self.assembler.payload_buffer(self.recv.len());
-        let base = message.len();
-        match incoming.masker.as_mut() {
-            Some(masker) => {
-                // Bytes up to the masker's position were unmasked where
-                // they are; the rest are unmasked on the way.
-                let done = masker.position() as usize;
-                message.extend_from_slice(&self.recv[..done]);
-                masker.put(message, &self.recv[done..]);
-            }
-            None => message.extend_from_slice(&self.recv),
-        }
-        self.recv.clear();
+        let base = recv_to_message(
+            &mut self.assembler,
+            &mut self.recv,
+            incoming.masker.as_mut(),
+        );
         incoming.into = Destination::Message(base);
         true
     }
@@ -974,18 +982,24 @@ mod tests {
     /// `poll_event` comes to it, before anything of the next message.
     #[test]
     fn a_bad_text_ending_is_reported_before_the_next_message() {
-        let mut bad_end = alloc::vec![b'a'; 10_000];
-        bad_end[9_999] = 0xff;
-        let mut cut = alloc::vec![b'a'; 10_000];
-        cut[9_999] = 0xe6; // the first of three bytes
+        const TEXT: usize = 70_000;
+        let mut bad_end = alloc::vec![b'a'; TEXT];
+        bad_end[TEXT - 1] = 0xff;
+        let mut cut = alloc::vec![b'a'; TEXT];
+        cut[TEXT - 1] = 0xe6; // the first of three bytes
         for payload in [bad_end, cut] {
             let mask = Some([9, 9, 9, 9]);
             let mut wire = wire_frame(true, OpCode::Text, &payload, mask);
+            let text_end = wire.len();
             wire.extend(wire_frame(true, OpCode::Binary, &[5; 100_000], mask));
             let mut server = Connection::new(Role::Server, Config::default());
             server.receive(&wire[..6_000]);
             assert_eq!(server.poll_event(), Ok(None));
-            server.receive(&wire[6_000..25_000]);
+            // The text went straight into its message: the case where it
+            // would be set aside for the next one.
+            assert!(server.assembler.payload_len() > 0 && server.recv.is_empty());
+            // Its end, and the next header with 20,000 bytes of payload.
+            server.receive(&wire[6_000..text_end + 20_000]);
             assert!(!server.assembler.has_parked());
             let error = server.poll_event().unwrap_err();
             assert_eq!(u16::from(error.close_code()), 1007);
