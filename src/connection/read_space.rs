@@ -14,22 +14,36 @@ use crate::time::Timestamp;
 /// given even when little of the message has arrived yet.
 const MIN_ROOM: usize = 64 << 10;
 
+/// Room offered past the end of a frame whose payload goes into the
+/// message, when one read can end it: for the next frame's header (at most
+/// 14 bytes), a control frame, and a little of the next payload, so that
+/// the read that ends a frame begins the next one as well. Those bytes
+/// leave the message when the space is dropped, for the receive buffer.
+/// Without them, a busy connection read the end of each 64 KiB frame and
+/// the next header alone (two reads a frame), or into a buffer of the
+/// caller's, from which the next payload was copied again.
+const PAST_FRAME: usize = 256;
+
 /// Room for the next read where the payload being received goes: a
 /// [`BufMut`] that a transport fills (`tokio::io::AsyncReadExt::read_buf`,
 /// for one). From [`Connection::payload_space`].
 ///
 /// When it is dropped, the connection takes the bytes written into it as
 /// if given to [`receive`](Connection::receive): unmasked, and checked at
-/// the next [`poll_event`](Connection::poll_event). Nothing written past
-/// what the frame needs can reach the message; in the receive buffer,
-/// bytes past the frame's end are the next frames', parsed as `receive`
-/// would parse them.
+/// the next [`poll_event`](Connection::poll_event). Bytes written past
+/// the frame's end are the next frames', parsed as `receive` would parse
+/// them: in the message, they leave it for the receive buffer first.
 pub struct PayloadSpace<'a, T: Timestamp> {
     connection: &'a mut Connection<T>,
     /// Bytes that may still be written.
     room: usize,
     /// The length of the buffer written when the space was handed out.
     start: usize,
+    /// In the message, where the frame's payload ends: bytes written past
+    /// it are the next frames', moved to the receive buffer on drop
+    /// ([`PAST_FRAME`]). `usize::MAX` in the receive buffer, which takes
+    /// them where they are.
+    frame_end: usize,
     /// The buffer written.
     target: Target,
 }
@@ -51,18 +65,19 @@ impl<T: Timestamp> Connection<T> {
     /// the next read of a frame that still needs 64 KiB or more), else,
     /// for a frame of 64 KiB or more, the message, the payload moving there
     /// first. Smaller frames, and a compressed message's, stay in the
-    /// receive buffer, grown. `None` otherwise (the end
-    /// of a frame, under 64 KiB, in a buffer without room for it): then
-    /// read into a buffer of your own and give it to
+    /// receive buffer, grown. `None` otherwise (the end of a frame under
+    /// 64 KiB in a buffer without room for it, or no payload arriving):
+    /// then read into a buffer of your own and give it to
     /// [`receive`](Self::receive).
     ///
     /// The room is at most what the frame still needs, and at most as
     /// much as has arrived already (at least 64 KiB): the buffer grows with
-    /// what arrives, never to what a header announced (section 10.4). The
-    /// exception is the end of a frame in a receive buffer that already
-    /// has room for it: the room is then what the buffer has (up to 64 KiB
-    /// past the frame), and a read takes the next frames' bytes with it,
-    /// with no allocation made for them. Reading into it copies
+    /// what arrives, never to what a header announced (section 10.4). A
+    /// read that can end the frame goes past it, so that it brings the
+    /// next frame's header (and perhaps a control frame) too: by 256 bytes
+    /// in the message, and in a receive buffer that already has room for
+    /// the end, by what the buffer has (up to 64 KiB), with no allocation
+    /// made for those bytes. Reading into it copies
     /// the payload once, from the socket into the connection. That saves a
     /// copy where the payload is not masked (a client receiving); a masked
     /// payload is unmasked in one pass either way, as it is copied out of a
@@ -91,12 +106,12 @@ impl<T: Timestamp> Connection<T> {
     /// server.receive(&wire[..8 + 100]);
     /// assert_eq!(server.poll_event()?, None);
     /// // The rest of that fragment is read straight into the message: the
-    /// // space takes 900 bytes, no more.
+    /// // space takes its 900 bytes, and 256 more for what comes after it.
     /// let mut space = server.payload_space().expect("a fragment is arriving");
-    /// assert_eq!(space.remaining_mut(), 900);
-    /// space.put_slice(&wire[8 + 100..8 + 1000]);
+    /// assert_eq!(space.remaining_mut(), 900 + 256);
+    /// space.put_slice(&wire[8 + 100..8 + 1000 + 256]);
     /// drop(space);
-    /// server.receive(&wire[8 + 1000..]);
+    /// server.receive(&wire[8 + 1000 + 256..]);
     /// assert_eq!(server.poll_event()?, Some(Event::Message(Message::binary(payload))));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -110,11 +125,13 @@ impl<T: Timestamp> Connection<T> {
             if room == 0 {
                 return None;
             }
-            self.assembler.payload_buffer(room);
+            let past = if room == needed { PAST_FRAME } else { 0 };
+            self.assembler.payload_buffer(room + past);
             return Some(PayloadSpace {
                 connection: self,
-                room,
+                room: room + past,
                 start: have,
+                frame_end: have + needed,
                 target: Target::Message,
             });
         }
@@ -127,15 +144,22 @@ impl<T: Timestamp> Connection<T> {
             // come without a copy through a buffer of the caller's.
             // Otherwise it is read with those bytes, and given to `receive`.
             let spare = self.recv.capacity() - have;
-            if spare < needed {
-                return None;
+            if spare >= needed {
+                return Some(PayloadSpace {
+                    connection: self,
+                    room: spare.min(needed + MIN_ROOM),
+                    start: have,
+                    frame_end: usize::MAX,
+                    target: Target::ReceiveBuffer,
+                });
             }
-            return Some(PayloadSpace {
-                connection: self,
-                room: spare.min(needed + MIN_ROOM),
-                start: have,
-                target: Target::ReceiveBuffer,
-            });
+            // A data frame of 64 KiB or more goes on into the message, and
+            // its end is read there; a smaller one is read with the bytes
+            // after it, and given to `receive`.
+            if self.payload_to_message() {
+                return self.payload_space();
+            }
+            return None;
         }
         let room = needed.min(have.max(MIN_ROOM));
         if self.recv.capacity() - have < room && self.payload_to_message() {
@@ -147,6 +171,7 @@ impl<T: Timestamp> Connection<T> {
             connection: self,
             room,
             start: have,
+            frame_end: usize::MAX,
             target: Target::ReceiveBuffer,
         })
     }
@@ -207,7 +232,21 @@ impl<T: Timestamp> Drop for PayloadSpace<'_, T> {
         }
         let connection = &mut *self.connection;
         connection.timers.bytes_without_time();
+        // Bytes past the frame's end (at most `PAST_FRAME`) leave the
+        // message before it is unmasked: they are the next frames', given
+        // to `receive` as if read into a buffer of the caller's.
+        let mut past = [0; PAST_FRAME];
+        let past = match end.checked_sub(self.frame_end) {
+            Some(n) if n > 0 => {
+                let message = connection.assembler.payload_buffer(0);
+                past[..n].copy_from_slice(&message[self.frame_end..]);
+                message.truncate(self.frame_end);
+                &past[..n]
+            }
+            _ => &[][..],
+        };
         connection.unmask_read_in_place(self.start);
+        connection.receive(past);
     }
 }
 
@@ -271,7 +310,8 @@ mod tests {
         let mut rest = &first[10..];
         while !rest.is_empty() {
             let mut space = server.payload_space().expect("room");
-            assert_eq!(space.remaining_mut(), rest.len());
+            // What the fragment needs, and room for the next header.
+            assert_eq!(space.remaining_mut(), rest.len() + super::PAST_FRAME);
             let n = fill(&mut space, rest, 13);
             drop(space);
             rest = &rest[n..];
@@ -281,18 +321,32 @@ mod tests {
         server.receive(&second[..9]);
         assert_eq!(server.poll_event(), Ok(None));
         let mut space = server.payload_space().expect("room");
-        assert_eq!(space.remaining_mut(), second.len() - 9);
-        // More offered than the frame needs: only its own bytes are taken.
+        assert_eq!(space.remaining_mut(), second.len() - 9 + super::PAST_FRAME);
+        // The frames after it come with the read, up to 256 bytes: they
+        // leave the message for the receive buffer, still masked.
         let mut more = second[9..].to_vec();
-        more.extend_from_slice(b"next frame");
+        more.extend(client_frame(true, OpCode::Ping, b"after"));
+        more.extend(client_frame(true, OpCode::Binary, &[9; 300]));
         let n = fill(&mut space, &more, 1000);
-        assert_eq!(space.chunk_mut().len(), 0);
+        assert_eq!(space.chunk_mut().len(), 0, "the room is used up");
         drop(space);
-        assert_eq!(n, second.len() - 9);
+        assert_eq!(n, second.len() - 9 + super::PAST_FRAME);
         let text = alloc::string::String::from_utf8(text).unwrap();
         assert_eq!(
             server.poll_event(),
             Ok(Some(Event::Message(Message::text(text))))
+        );
+        assert_eq!(
+            server.poll_event(),
+            Ok(Some(Event::Ping(Bytes::from_static(b"after"))))
+        );
+        // The binary frame's header and the first of its bytes wait in the
+        // receive buffer for the rest.
+        assert_eq!(server.poll_event(), Ok(None));
+        server.receive(&more[n..]);
+        assert_eq!(
+            server.poll_event(),
+            Ok(Some(Event::Message(Message::binary(vec![9; 300]))))
         );
     }
 
@@ -321,8 +375,14 @@ mod tests {
                 Role::Client => wire_frame(true, OpCode::Binary, &payload, None),
             };
             let head = frame.len() - len;
+            // The frame, then a ping behind it.
+            let mut wire = frame.clone();
+            match role {
+                Role::Server => wire.extend(client_frame(true, OpCode::Ping, b"")),
+                Role::Client => wire.extend(wire_frame(true, OpCode::Ping, b"", None)),
+            }
             let mut connection = Connection::new(role, Config::default());
-            connection.receive(&frame[..head + 10]);
+            connection.receive(&wire[..head + 10]);
             let mut events = Vec::new();
             events.extend(connection.poll_event().unwrap());
             let mut at = head + 10;
@@ -334,41 +394,22 @@ mod tests {
                 let arrived = at - head;
                 let needed = frame.len() - at;
                 let room = space.remaining_mut();
-                if needed >= 64 << 10 {
-                    assert_eq!(room, needed.min(arrived.max(64 << 10)), "{role:?}");
-                } else {
-                    // The end, in the message: up to the frame's end, so
-                    // that the bytes after it are not written into the
-                    // message's buffer.
-                    assert_eq!(room, needed, "{role:?}");
-                }
-                at += fill(&mut space, &frame[at..], 4096);
+                // What arrived (at least 64 KiB) and no more than the
+                // frame needs; with the end, 256 bytes past it.
+                let for_frame = needed.min(arrived.max(64 << 10));
+                let past = if for_frame == needed { 256 } else { 0 };
+                assert_eq!(room, for_frame + past, "{role:?}");
+                at += fill(&mut space, &wire[at..], 4096);
                 drop(space);
-                events.extend(connection.poll_event().unwrap());
+                while let Some(event) = connection.poll_event().unwrap() {
+                    events.push(event);
+                }
                 reads += 1;
             }
             assert!(reads >= 2, "{role:?}: {reads} reads in place");
-            assert!(
-                events.is_empty() == (at < frame.len()),
-                "{role:?}: the message comes once every byte is there"
-            );
-            if at < frame.len() {
-                assert!(
-                    frame.len() - at < 64 << 10,
-                    "{role:?}: no room with {} to come",
-                    frame.len() - at
-                );
-            }
-            // The end of the frame, if any, and a ping behind it.
-            let mut rest = frame[at..].to_vec();
-            match role {
-                Role::Server => rest.extend(client_frame(true, OpCode::Ping, b"")),
-                Role::Client => rest.extend(wire_frame(true, OpCode::Ping, b"", None)),
-            }
-            connection.receive(&rest);
-            while let Some(event) = connection.poll_event().unwrap() {
-                events.push(event);
-            }
+            // The read that ended the frame took the ping behind it, which
+            // went to the receive buffer.
+            assert_eq!(at, wire.len(), "{role:?}");
             assert_eq!(events.len(), 2, "{role:?}");
             assert!(
                 events[0] == Event::Message(Message::binary(payload.clone())),
@@ -449,6 +490,63 @@ mod tests {
                 assert!(two.as_ptr() == message_at, "{role:?}: not moved again");
             }
             assert!(matches!(connection.poll_event(), Ok(Some(Event::Ping(_)))));
+        }
+    }
+
+    /// The end of a frame of 64 KiB (under 64 KiB to come, what a read
+    /// that ends just behind its header leaves) in a receive buffer without
+    /// room for it: the payload moves into its message, and the end is read
+    /// there with the next frame's header, which goes on to the receive
+    /// buffer. It was read into a buffer of the caller's and copied again,
+    /// which took most of a busy 64 KiB echo's payloads twice.
+    #[test]
+    fn the_end_of_a_large_frame_is_read_into_its_message_with_the_next_header() {
+        let payload: Vec<u8> = (0..64 << 10)
+            .map(|i: usize| (i * 3 + i / 97) as u8)
+            .collect();
+        for role in [Role::Server, Role::Client] {
+            let (a, b) = match role {
+                Role::Server => (Some([1, 2, 3, 4]), Some([5, 6, 7, 8])),
+                Role::Client => (None, None),
+            };
+            let first = wire_frame(true, OpCode::Binary, &payload, a);
+            let next = wire_frame(true, OpCode::Binary, &payload[..1000], b);
+            let mut connection = Connection::new(role, Config::default());
+            // The header and 1,000 bytes: too few to move at once.
+            let part = first.len() - payload.len() + 1000;
+            connection.receive(&first[..part]);
+            assert_eq!(connection.poll_event(), Ok(None));
+            let to_come = first.len() - part;
+            assert!(connection.recv.capacity() - connection.recv.len() < to_come);
+            let mut space = connection.payload_space().expect("room for the end");
+            assert_eq!(
+                space.remaining_mut(),
+                to_come + super::PAST_FRAME,
+                "{role:?}"
+            );
+            let mut wire = first[part..].to_vec();
+            wire.extend_from_slice(&next);
+            let n = fill(&mut space, &wire, 4096);
+            assert_eq!(n, to_come + super::PAST_FRAME, "{role:?}");
+            drop(space);
+            assert!(
+                connection.recv.len() == super::PAST_FRAME,
+                "{role:?}: the next frame's first bytes"
+            );
+            assert!(
+                connection.poll_event()
+                    == Ok(Some(Event::Message(Message::binary(payload.clone())))),
+                "{role:?}: the first message"
+            );
+            assert_eq!(connection.poll_event(), Ok(None));
+            connection.receive(&wire[n..]);
+            assert!(
+                connection.poll_event()
+                    == Ok(Some(Event::Message(Message::binary(
+                        payload[..1000].to_vec()
+                    )))),
+                "{role:?}: the next message"
+            );
         }
     }
 
