@@ -598,6 +598,19 @@ impl Assembler {
     /// that length, so that a message in one frame ends in a buffer of
     /// its own size.
     pub(crate) fn payload_buffer(&mut self, additional: usize) -> &mut Vec<u8> {
+        self.payload_buffer_past_end(additional, 0)
+    }
+
+    /// [`payload_buffer`](Self::payload_buffer), whose growth in the frame
+    /// that ends the message stops `past_end` bytes past the message's end
+    /// rather than at it: room for bytes of the next frame read with the
+    /// end of this one, which the caller takes out again, so that they do
+    /// not make the buffer move once it has reached the message's size.
+    pub(crate) fn payload_buffer_past_end(
+        &mut self,
+        additional: usize,
+        past_end: usize,
+    ) -> &mut Vec<u8> {
         let first = match self.parked {
             Some(_) => None,
             None => self.first.take(),
@@ -615,7 +628,7 @@ impl Assembler {
                 let arrived = needed - additional;
                 capacity = capacity
                     .max(arrived.saturating_mul(4).max(64 << 10))
-                    .min(end);
+                    .min(end.saturating_add(past_end));
             }
             let capacity = capacity.min(max).max(needed);
             self.rest.reserve_exact(capacity - self.rest.len());

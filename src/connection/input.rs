@@ -121,8 +121,9 @@ fn recv_to_message(
     assembler: &mut Assembler,
     recv: &mut BytesMut,
     masker: Option<&mut Masker>,
+    past_end: usize,
 ) -> usize {
-    let message = assembler.payload_buffer(recv.len());
+    let message = assembler.payload_buffer_past_end(recv.len(), past_end);
     let base = message.len();
     match masker {
         Some(masker) => {
@@ -261,7 +262,7 @@ impl<T: Timestamp> Connection<T> {
         {
             // No room here for what arrived: a data frame's payload goes on
             // in the message rather than in a larger receive buffer.
-            self.payload_to_message();
+            self.payload_to_message(0);
         }
         let Some(incoming) = self.incoming.as_mut() else {
             return bytes;
@@ -583,7 +584,7 @@ impl<T: Timestamp> Connection<T> {
                     // The part of the payload that came with the header
                     // moves into the message; the rest will go there as it
                     // arrives.
-                    recv_to_message(&mut self.assembler, &mut self.recv, masker.as_mut())
+                    recv_to_message(&mut self.assembler, &mut self.recv, masker.as_mut(), 0)
                 });
                 let into = match direct {
                     Some(base) => Destination::Message(base),
@@ -703,7 +704,10 @@ impl<T: Timestamp> Connection<T> {
     /// each message pin fresh pages, and the allocator trimmed and faulted
     /// them in again: 2.5 to 3 page faults per 64 KiB message in the echo
     /// bench, where the peers take none.
-    pub(super) fn payload_to_message(&mut self) -> bool {
+    /// `past_end`: room to keep past the message's end, for bytes of the
+    /// next frame read with the end of this one
+    /// ([`Assembler::payload_buffer_past_end`]).
+    pub(super) fn payload_to_message(&mut self, past_end: usize) -> bool {
         let Some(incoming) = self.incoming.as_mut() else {
             return false;
         };
@@ -719,6 +723,7 @@ impl<T: Timestamp> Connection<T> {
             &mut self.assembler,
             &mut self.recv,
             incoming.masker.as_mut(),
+            past_end,
         );
         incoming.into = Destination::Message(base);
         true

@@ -126,7 +126,11 @@ impl<T: Timestamp> Connection<T> {
                 return None;
             }
             let past = if room == needed { PAST_FRAME } else { 0 };
-            self.assembler.payload_buffer(room + past);
+            // Grown (by the reads before the last one too) to at most the
+            // message's end and `PAST_FRAME`, so that the last read does
+            // not move the message to make room past it.
+            self.assembler
+                .payload_buffer_past_end(room + past, PAST_FRAME);
             return Some(PayloadSpace {
                 connection: self,
                 room: room + past,
@@ -156,13 +160,13 @@ impl<T: Timestamp> Connection<T> {
             // A data frame of 64 KiB or more goes on into the message, and
             // its end is read there; a smaller one is read with the bytes
             // after it, and given to `receive`.
-            if self.payload_to_message() {
+            if self.payload_to_message(PAST_FRAME) {
                 return self.payload_space();
             }
             return None;
         }
         let room = needed.min(have.max(MIN_ROOM));
-        if self.recv.capacity() - have < room && self.payload_to_message() {
+        if self.recv.capacity() - have < room && self.payload_to_message(PAST_FRAME) {
             // A data frame's payload goes on into the message.
             return self.payload_space();
         }
@@ -387,6 +391,7 @@ mod tests {
             events.extend(connection.poll_event().unwrap());
             let mut at = head + 10;
             let mut reads = 0;
+            let mut grown_to_end = None;
             loop {
                 let Some(mut space) = connection.payload_space() else {
                     break;
@@ -401,6 +406,15 @@ mod tests {
                 assert_eq!(room, for_frame + past, "{role:?}");
                 at += fill(&mut space, &wire[at..], 4096);
                 drop(space);
+                // Once the message's buffer has the message's size, it
+                // does not move again: it has room for the bytes read past
+                // the end from then on.
+                let capacity = connection.assembler.payload_buffer(0).capacity();
+                if let Some(grown) = grown_to_end {
+                    assert_eq!(capacity, grown, "{role:?}: moved at {at}");
+                } else if capacity >= len {
+                    grown_to_end = Some(capacity);
+                }
                 while let Some(event) = connection.poll_event().unwrap() {
                     events.push(event);
                 }
