@@ -56,8 +56,9 @@ const READ_CHUNK: usize = 64 << 10;
 /// payload: room for the next frame's header (at most 14 bytes) or a control
 /// frame between fragments, and little of a payload, which then goes
 /// straight into the connection with the next read. (The end of a frame
-/// is read in place too when its buffer has room for it; otherwise its last
-/// bytes under 64 KiB come with this read and the next.)
+/// is read in place too, with the next header, when it goes into its
+/// message or its buffer has room for it; otherwise the last bytes under
+/// 64 KiB of a smaller frame come with this read and the next.)
 const HEADER_READ: usize = 256;
 
 /// Bytes read at once during the opening handshake, into a buffer that
@@ -738,8 +739,8 @@ fn poll_read_once<R: AsyncRead + ?Sized>(
 /// ([`Connection::payload_space`]: the message being assembled, or the
 /// receive buffer): as much as the frame still needs (up to what has
 /// arrived, at least 64 KiB), copied once, and no stack buffer in between.
-/// The end of a frame whose buffer has room for it is read there too,
-/// with the bytes of the frames after it.
+/// The read that ends the frame takes the bytes of the frames after it
+/// too: up to 256 in the message, or what the receive buffer has room for.
 /// `None` otherwise: then read with [`poll_read_once`], in small reads'
 /// sizes.
 /// `Interrupted` is read again.
