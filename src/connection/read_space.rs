@@ -39,11 +39,6 @@ pub struct PayloadSpace<'a, T: Timestamp> {
     room: usize,
     /// The length of the buffer written when the space was handed out.
     start: usize,
-    /// In the message, where the frame's payload ends: bytes written past
-    /// it are the next frames', moved to the receive buffer on drop
-    /// ([`PAST_FRAME`]). `usize::MAX` in the receive buffer, which takes
-    /// them where they are.
-    frame_end: usize,
     /// The buffer written.
     target: Target,
 }
@@ -51,9 +46,12 @@ pub struct PayloadSpace<'a, T: Timestamp> {
 /// The buffer a [`PayloadSpace`] writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Target {
-    /// The message being assembled.
-    Message,
-    /// The receive buffer.
+    /// The message being assembled, whose frame's payload ends at
+    /// `frame_end`: bytes written past it are the next frames', moved to
+    /// the receive buffer on drop ([`PAST_FRAME`]).
+    Message { frame_end: usize },
+    /// The receive buffer, which takes bytes past the frame where they
+    /// are.
     ReceiveBuffer,
 }
 
@@ -135,8 +133,9 @@ impl<T: Timestamp> Connection<T> {
                 connection: self,
                 room: room + past,
                 start: have,
-                frame_end: have + needed,
-                target: Target::Message,
+                target: Target::Message {
+                    frame_end: have + needed,
+                },
             });
         }
         let needed = self.buffered_payload_needed()?;
@@ -153,7 +152,6 @@ impl<T: Timestamp> Connection<T> {
                     connection: self,
                     room: spare.min(needed + MIN_ROOM),
                     start: have,
-                    frame_end: usize::MAX,
                     target: Target::ReceiveBuffer,
                 });
             }
@@ -175,7 +173,6 @@ impl<T: Timestamp> Connection<T> {
             connection: self,
             room,
             start: have,
-            frame_end: usize::MAX,
             target: Target::ReceiveBuffer,
         })
     }
@@ -186,7 +183,7 @@ impl<T: Timestamp> PayloadSpace<'_, T> {
     /// buffer's `BytesMut`.
     fn buffer(&mut self) -> &mut dyn BufMut {
         match self.target {
-            Target::Message => self.connection.assembler.payload_buffer(0),
+            Target::Message { .. } => self.connection.assembler.payload_buffer(0),
             Target::ReceiveBuffer => &mut self.connection.recv,
         }
     }
@@ -228,7 +225,7 @@ unsafe impl<T: Timestamp> BufMut for PayloadSpace<'_, T> {
 impl<T: Timestamp> Drop for PayloadSpace<'_, T> {
     fn drop(&mut self) {
         let end = match self.target {
-            Target::Message => self.connection.assembler.payload_len(),
+            Target::Message { .. } => self.connection.assembler.payload_len(),
             Target::ReceiveBuffer => self.connection.recv.len(),
         };
         if end == self.start {
@@ -240,11 +237,12 @@ impl<T: Timestamp> Drop for PayloadSpace<'_, T> {
         // message before it is unmasked: they are the next frames', given
         // to `receive` as if read into a buffer of the caller's.
         let mut past = [0; PAST_FRAME];
-        let past = match end.checked_sub(self.frame_end) {
-            Some(n) if n > 0 => {
+        let past = match self.target {
+            Target::Message { frame_end } if end > frame_end => {
+                let n = end - frame_end;
                 let message = connection.assembler.payload_buffer(0);
-                past[..n].copy_from_slice(&message[self.frame_end..]);
-                message.truncate(self.frame_end);
+                past[..n].copy_from_slice(&message[frame_end..]);
+                message.truncate(frame_end);
                 &past[..n]
             }
             _ => &[][..],
@@ -275,6 +273,15 @@ mod tests {
 
     fn client_frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
         wire_frame(fin, opcode, payload, Some([1, 2, 3, 4]))
+    }
+
+    /// Two masking keys for frames that arrive at `role`: a client's
+    /// frames are masked, a server's are not.
+    fn two_keys(role: Role) -> (Option<[u8; 4]>, Option<[u8; 4]>) {
+        match role {
+            Role::Server => (Some([1, 2, 3, 4]), Some([5, 6, 7, 8])),
+            Role::Client => (None, None),
+        }
     }
 
     /// Writes `bytes` through `chunk_mut` and `advance_mut`, `step` at a
@@ -519,10 +526,7 @@ mod tests {
             .map(|i: usize| (i * 3 + i / 97) as u8)
             .collect();
         for role in [Role::Server, Role::Client] {
-            let (a, b) = match role {
-                Role::Server => (Some([1, 2, 3, 4]), Some([5, 6, 7, 8])),
-                Role::Client => (None, None),
-            };
+            let (a, b) = two_keys(role);
             let first = wire_frame(true, OpCode::Binary, &payload, a);
             let next = wire_frame(true, OpCode::Binary, &payload[..1000], b);
             let mut connection = Connection::new(role, Config::default());
@@ -574,10 +578,7 @@ mod tests {
             .map(|i: usize| (i * 5 + i / 89) as u8)
             .collect();
         for role in [Role::Server, Role::Client] {
-            let (a, b) = match role {
-                Role::Server => (Some([1, 2, 3, 4]), Some([5, 6, 7, 8])),
-                Role::Client => (None, None),
-            };
+            let (a, b) = two_keys(role);
             let first = wire_frame(true, OpCode::Binary, &payload, a);
             let small = wire_frame(true, OpCode::Text, b"between", b);
             let third = wire_frame(true, OpCode::Binary, &payload[..20_000], a);
